@@ -1,0 +1,371 @@
+use super::*;
+
+fn org(id: &str) -> Organization {
+    Organization {
+        id: id.into(),
+        name: id.to_uppercase(),
+        scim_enabled: false,
+        domains: vec![],
+        created: now(),
+        updated: now(),
+    }
+}
+
+fn user(id: &str, user_name: &str) -> ResourceRecord {
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("userName".into(), user_name.into());
+    ResourceRecord {
+        id: id.into(),
+        created: now(),
+        modified: now(),
+        version: 1,
+        attrs,
+        index: IndexEntries {
+            unique: user_name.to_lowercase(),
+            terms: vec![("externalId".into(), format!("ext-{id}"))],
+        },
+        member_count: 0,
+    }
+}
+
+fn group(id: &str, name: &str) -> ResourceRecord {
+    let mut g = user(id, name);
+    g.attrs.clear();
+    g.attrs.insert("displayName".into(), name.into());
+    g
+}
+
+fn key_record(org: &str, id: &str, digest: &str) -> ScimKey {
+    ScimKey {
+        id: id.into(),
+        org_id: org.into(),
+        name: "k".into(),
+        digest: digest.into(),
+        created: now(),
+        last_used: None,
+        revoked: None,
+    }
+}
+
+fn add(ids: &[&str]) -> MemberChange {
+    MemberChange {
+        add: ids.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn everything_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path(), 8 << 20).unwrap();
+        s.create_org(&org("acme")).unwrap().unwrap();
+        s.insert_key(&key_record("acme", "key_1", "abcd"))
+            .unwrap()
+            .unwrap();
+        s.create_resource("acme", Kind::User, &user("u1", "Alice@acme.com"))
+            .unwrap()
+            .unwrap();
+        s.create_resource("acme", Kind::Group, &group("g1", "Eng"))
+            .unwrap()
+            .unwrap();
+        let (_, report) = s
+            .change_group("acme", "g1", Ok::<_, ()>, &add(&["u1"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(report.added, vec!["u1"]);
+        s.durable_blocking().unwrap();
+    }
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    assert_eq!(s.get_org("acme").unwrap().unwrap().name, "ACME");
+    assert_eq!(s.key_by_digest("abcd").unwrap().unwrap().id, "key_1");
+    assert_eq!(
+        s.lookup_unique("acme", Kind::User, "alice@acme.com")
+            .unwrap()
+            .as_deref(),
+        Some("u1")
+    );
+    assert_eq!(
+        s.lookup("acme", Kind::User, "externalId", "ext-u1")
+            .unwrap(),
+        vec!["u1"]
+    );
+    assert_eq!(s.members("acme", "g1", 0, 10).unwrap(), vec!["u1"]);
+    assert_eq!(s.groups_of("acme", "u1").unwrap(), vec!["g1"]);
+    assert_eq!(
+        s.get_resource("acme", Kind::Group, "g1")
+            .unwrap()
+            .unwrap()
+            .member_count,
+        1
+    );
+}
+
+#[test]
+fn second_open_reports_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let _s = Store::open(dir.path(), 8 << 20).unwrap();
+    // sled's lock is per process file lock; a second handle in the same process is refused too.
+    match Store::open(dir.path(), 8 << 20) {
+        Err(StoreError::InUse(_)) => {}
+        Err(other) => panic!("expected InUse, got {other}"),
+        Ok(_) => panic!("expected InUse, got a second handle"),
+    }
+}
+
+#[test]
+fn unique_values_are_enforced_per_org() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    s.create_org(&org("a")).unwrap().unwrap();
+    s.create_org(&org("b")).unwrap().unwrap();
+    assert_eq!(
+        s.create_org(&org("a")).unwrap(),
+        Err(WriteRefused::Taken("a".into()))
+    );
+    s.create_resource("a", Kind::User, &user("u1", "x@y.com"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.create_resource("a", Kind::User, &user("u2", "X@Y.com"))
+            .unwrap(),
+        Err(WriteRefused::Taken("u1".into()))
+    );
+    // Another organization may hold the same userName.
+    s.create_resource("b", Kind::User, &user("u2", "x@y.com"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.create_resource("zzz", Kind::User, &user("u3", "q@y.com"))
+            .unwrap(),
+        Err(WriteRefused::OrgMissing)
+    );
+}
+
+#[test]
+fn renaming_moves_index_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    s.create_org(&org("a")).unwrap().unwrap();
+    s.create_resource("a", Kind::User, &user("u1", "old@y.com"))
+        .unwrap()
+        .unwrap();
+    s.create_resource("a", Kind::User, &user("u2", "other@y.com"))
+        .unwrap()
+        .unwrap();
+    let updated = s
+        .update_resource("a", Kind::User, "u1", |mut r| {
+            r.index.unique = "new@y.com".into();
+            r.index.terms = vec![("externalId".into(), "E".into())];
+            r.touch(now());
+            Ok::<_, ()>(r)
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.version, 2);
+    assert_eq!(s.lookup_unique("a", Kind::User, "old@y.com").unwrap(), None);
+    assert_eq!(
+        s.lookup_unique("a", Kind::User, "new@y.com")
+            .unwrap()
+            .as_deref(),
+        Some("u1")
+    );
+    assert!(
+        s.lookup("a", Kind::User, "externalId", "ext-u1")
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.lookup("a", Kind::User, "externalId", "E").unwrap(),
+        vec!["u1"]
+    );
+    // Taking another record's unique value is refused and changes nothing.
+    let r = s
+        .update_resource("a", Kind::User, "u1", |mut r| {
+            r.index.unique = "other@y.com".into();
+            Ok::<_, ()>(r)
+        })
+        .unwrap();
+    assert_eq!(r, Err(WriteRefused::Taken("u2".into())));
+    assert_eq!(
+        s.lookup_unique("a", Kind::User, "new@y.com")
+            .unwrap()
+            .as_deref(),
+        Some("u1")
+    );
+}
+
+#[test]
+fn membership_changes_and_deletes_keep_both_directions() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    s.create_org(&org("a")).unwrap().unwrap();
+    for i in 0..5 {
+        s.create_resource(
+            "a",
+            Kind::User,
+            &user(&format!("u{i}"), &format!("u{i}@y.com")),
+        )
+        .unwrap()
+        .unwrap();
+    }
+    s.create_resource("a", Kind::Group, &group("g", "G"))
+        .unwrap()
+        .unwrap();
+    let (rec, report) = s
+        .change_group(
+            "a",
+            "g",
+            Ok::<_, ()>,
+            &add(&["u0", "u1", "u2", "nobody", "u1"]),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.added, vec!["u0", "u1", "u2"]);
+    assert_eq!(report.unknown, vec!["nobody"]);
+    assert_eq!(rec.member_count, 3);
+    let change = MemberChange {
+        remove: vec!["u0".into()],
+        add: vec!["u3".into()],
+        ..Default::default()
+    };
+    let (rec, _) = s
+        .change_group("a", "g", Ok::<_, ()>, &change)
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.member_count, 3);
+    assert_eq!(s.members("a", "g", 0, 10).unwrap(), vec!["u1", "u2", "u3"]);
+    // Deleting a user removes its memberships and bumps the group's version.
+    let before = s
+        .get_resource("a", Kind::Group, "g")
+        .unwrap()
+        .unwrap()
+        .version;
+    assert!(s.delete_resource("a", Kind::User, "u2").unwrap());
+    let g = s.get_resource("a", Kind::Group, "g").unwrap().unwrap();
+    assert_eq!(g.member_count, 2);
+    assert!(g.version > before);
+    assert!(s.groups_of("a", "u2").unwrap().is_empty());
+    assert!(!s.is_member("a", "g", "u2").unwrap());
+    // Replace: clear then add.
+    let change = MemberChange {
+        clear: true,
+        add: vec!["u4".into()],
+        ..Default::default()
+    };
+    let (rec, report) = s
+        .change_group("a", "g", Ok::<_, ()>, &change)
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.member_count, 1);
+    assert_eq!(report.removed, vec!["u1", "u3"]);
+    assert!(s.groups_of("a", "u1").unwrap().is_empty());
+    // Deleting the group removes the reverse entries.
+    assert!(s.delete_resource("a", Kind::Group, "g").unwrap());
+    assert!(s.groups_of("a", "u4").unwrap().is_empty());
+    assert!(!s.delete_resource("a", Kind::Group, "g").unwrap());
+}
+
+#[test]
+fn deleting_an_org_removes_everything_it_owns_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    for o in ["a", "b"] {
+        s.create_org(&org(o)).unwrap().unwrap();
+        s.insert_key(&key_record(o, "key_1", &format!("digest-{o}")))
+            .unwrap()
+            .unwrap();
+        s.create_resource(o, Kind::User, &user("u", "u@y.com"))
+            .unwrap()
+            .unwrap();
+        s.create_resource(o, Kind::Group, &group("g", "G"))
+            .unwrap()
+            .unwrap();
+        s.change_group(o, "g", Ok::<_, ()>, &add(&["u"]))
+            .unwrap()
+            .unwrap();
+    }
+    let before_b: Vec<_> = s
+        .raw_entries()
+        .map(|e| e.unwrap())
+        .filter(|(k, _)| k.windows(2).any(|w| w == b"\0b"))
+        .collect();
+    assert!(s.delete_org("a").unwrap());
+    assert!(!s.delete_org("a").unwrap());
+    let rest: Vec<_> = s.raw_entries().map(|e| e.unwrap()).collect();
+    assert!(s.key_by_digest("digest-a").unwrap().is_none());
+    assert!(
+        rest.iter()
+            .all(|(k, v)| !k.windows(2).any(|w| w == b"\0a") && !v.starts_with(b"a\0")),
+        "{rest:?}"
+    );
+    assert_eq!(
+        rest.len(),
+        before_b.len() + 1,
+        "only b's records (and its digest) remain"
+    );
+}
+
+#[test]
+fn concurrent_creates_of_one_unique_value_have_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    s.create_org(&org("a")).unwrap().unwrap();
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                s.create_resource("a", Kind::User, &user(&format!("u{i}"), "same@y.com"))
+                    .unwrap()
+                    .is_ok()
+            })
+        })
+        .collect();
+    let wins = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|w| *w)
+        .count();
+    assert_eq!(wins, 1);
+    assert_eq!(s.count_resources("a", Kind::User).unwrap(), 1);
+}
+
+#[test]
+fn concurrent_member_adds_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    s.create_org(&org("a")).unwrap().unwrap();
+    s.create_resource("a", Kind::Group, &group("g", "G"))
+        .unwrap()
+        .unwrap();
+    for i in 0..40 {
+        s.create_resource(
+            "a",
+            Kind::User,
+            &user(&format!("u{i:02}"), &format!("u{i}@y.com")),
+        )
+        .unwrap()
+        .unwrap();
+    }
+    let handles: Vec<_> = (0..40)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                s.change_group("a", "g", Ok::<_, ()>, &add(&[&format!("u{i:02}")]))
+                    .unwrap()
+                    .unwrap();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(s.members("a", "g", 0, 100).unwrap().len(), 40);
+    assert_eq!(
+        s.get_resource("a", Kind::Group, "g")
+            .unwrap()
+            .unwrap()
+            .member_count,
+        40
+    );
+}
