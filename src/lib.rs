@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod directory;
+pub mod scim;
 pub mod server;
 pub mod store;
 pub mod util;

@@ -55,22 +55,35 @@ impl Env {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err:?}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {err:?}"
+        );
     }
 }
 
 #[test]
 fn example_session_from_the_readme() {
     let env = Env::new();
-    assert!(env.ok(&["org", "create", "acme", "--name", "Acme Corp"]).contains("acme"));
+    assert!(
+        env.ok(&["org", "create", "acme", "--name", "Acme Corp"])
+            .contains("acme")
+    );
     env.ok(&["domain", "add", "acme", "Acme.com"]);
     env.ok(&["org", "scim", "acme", "on"]);
     let key = env.json(&["key", "issue", "acme", "--name", "okta"]);
     assert_eq!(key["name"], "okta");
     assert!(key["id"].as_str().unwrap().starts_with("key_"));
     assert!(key["secret"].as_str().unwrap().starts_with("scimdesk_"));
-    assert_eq!(key["scim_base_url"], "https://scim.example.test/scim/v2/acme");
-    assert_eq!(env.ok(&["org", "url", "acme"]).trim(), "https://scim.example.test/scim/v2/acme");
+    assert_eq!(
+        key["scim_base_url"],
+        "https://scim.example.test/scim/v2/acme"
+    );
+    assert_eq!(
+        env.ok(&["org", "url", "acme"]).trim(),
+        "https://scim.example.test/scim/v2/acme"
+    );
 
     let org = env.json(&["org", "show", "acme"]);
     assert_eq!(org["name"], "Acme Corp");
@@ -85,20 +98,32 @@ fn org_commands() {
     env.ok(&["org", "create", "acme", "--name", "Acme"]);
     env.ok(&["org", "create", "globex", "--name", "Globex"]);
     let list = env.json(&["org", "list"]);
-    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["acme", "globex"]);
     let text = env.ok(&["org", "list"]);
     assert!(text.contains("Acme") && text.contains("Globex") && text.contains("off"));
 
     env.ok(&["org", "rename", "acme", "Acme Industries"]);
-    assert_eq!(env.json(&["org", "show", "acme"])["name"], "Acme Industries");
+    assert_eq!(
+        env.json(&["org", "show", "acme"])["name"],
+        "Acme Industries"
+    );
     env.ok(&["org", "scim", "acme", "on"]);
     assert_eq!(env.json(&["org", "show", "acme"])["scim_enabled"], true);
     env.ok(&["org", "scim", "acme", "off"]);
     assert_eq!(env.json(&["org", "show", "acme"])["scim_enabled"], false);
 
     env.ok(&["org", "delete", "acme", "--yes"]);
-    env.fails(&["org", "show", "acme"], 1, "no organization with id \"acme\"");
+    env.fails(
+        &["org", "show", "acme"],
+        1,
+        "no organization with id \"acme\"",
+    );
     assert_eq!(env.json(&["org", "list"]).as_array().unwrap().len(), 1);
 }
 
@@ -106,10 +131,22 @@ fn org_commands() {
 fn org_mistakes() {
     let env = Env::new();
     env.ok(&["org", "create", "acme", "--name", "Acme"]);
-    env.fails(&["org", "create", "acme", "--name", "Again"], 1, "already exists");
-    env.fails(&["org", "create", "Bad_Id", "--name", "x"], 1, "invalid organization id");
+    env.fails(
+        &["org", "create", "acme", "--name", "Again"],
+        1,
+        "already exists",
+    );
+    env.fails(
+        &["org", "create", "Bad_Id", "--name", "x"],
+        1,
+        "invalid organization id",
+    );
     env.fails(&["org", "create", "-x", "--name", "x"], 2, "");
-    env.fails(&["org", "create", "ok", "--name", "  "], 1, "must not be empty");
+    env.fails(
+        &["org", "create", "ok", "--name", "  "],
+        1,
+        "must not be empty",
+    );
     env.fails(&["org", "show", "nope"], 1, "no organization");
     env.fails(&["org", "rename", "nope", "x"], 1, "no organization");
     env.fails(&["org", "scim", "nope", "on"], 1, "no organization");
@@ -126,7 +163,10 @@ fn org_mistakes() {
 fn domain_commands() {
     let env = Env::new();
     env.ok(&["org", "create", "acme", "--name", "Acme"]);
-    assert!(env.ok(&["domain", "list", "acme"]).contains("no SCIM domains"));
+    assert!(
+        env.ok(&["domain", "list", "acme"])
+            .contains("no SCIM domains")
+    );
     env.ok(&["domain", "add", "acme", "ACME.com."]);
     env.ok(&["domain", "add", "acme", "eu.acme.com"]);
     env.ok(&["domain", "add", "acme", "*"]);
@@ -134,13 +174,24 @@ fn domain_commands() {
         env.json(&["domain", "list", "acme"])["domains"],
         serde_json::json!(["*", "acme.com", "eu.acme.com"])
     );
-    assert!(env.ok(&["domain", "list", "acme"]).contains("* (any domain"));
+    assert!(
+        env.ok(&["domain", "list", "acme"])
+            .contains("* (any domain")
+    );
     env.fails(&["domain", "add", "acme", "acme.com"], 1, "already");
-    env.fails(&["domain", "add", "acme", "not a domain"], 1, "invalid domain");
+    env.fails(
+        &["domain", "add", "acme", "not a domain"],
+        1,
+        "invalid domain",
+    );
     env.fails(&["domain", "add", "acme", "bücher.de"], 1, "punycode");
     env.fails(&["domain", "add", "nope", "acme.com"], 1, "no organization");
     env.ok(&["domain", "remove", "acme", "Acme.com"]);
-    env.fails(&["domain", "remove", "acme", "acme.com"], 1, "not a SCIM domain");
+    env.fails(
+        &["domain", "remove", "acme", "acme.com"],
+        1,
+        "not a SCIM domain",
+    );
     assert_eq!(
         env.json(&["domain", "list", "acme"])["domains"],
         serde_json::json!(["*", "eu.acme.com"])
@@ -178,7 +229,12 @@ fn key_commands_never_show_secrets_again() {
 
     env.ok(&["key", "revoke", "acme", &key_id]);
     let keys = env.json(&["key", "list", "acme"]);
-    let revoked = keys.as_array().unwrap().iter().find(|k| k["id"] == key_id.as_str()).unwrap();
+    let revoked = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == key_id.as_str())
+        .unwrap();
     assert!(revoked["revoked"].is_string());
     env.fails(&["key", "revoke", "acme", &key_id], 1, "already revoked");
     env.fails(&["key", "revoke", "acme", "key_nope"], 1, "no key");
@@ -209,7 +265,11 @@ fn config_errors_exit_2_naming_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file"));
 
-    std::fs::write(env.config(), "[server]\nlisten = \"127.0.0.1:8080\"\nport = 3\n").unwrap();
+    std::fs::write(
+        env.config(),
+        "[server]\nlisten = \"127.0.0.1:8080\"\nport = 3\n",
+    )
+    .unwrap();
     env.fails(&["org", "list"], 2, "server.port");
     std::fs::write(env.config(), "[store]\ncache_capacity_mb = \"lots\"\n").unwrap();
     env.fails(&["org", "list"], 2, "store.cache_capacity_mb");
@@ -223,7 +283,11 @@ fn config_errors_exit_2_naming_the_key() {
         .env("SCIMDESK_CONFIG", good.config())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

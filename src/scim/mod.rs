@@ -1,0 +1,6 @@
+//! The SCIM 2.0 protocol, pure (no I/O): schemas, filters, PATCH, list parameters, resource
+//! normalisation and errors. Storage and HTTP live elsewhere.
+
+pub mod error;
+pub mod filter;
+pub mod schema;
