@@ -512,6 +512,34 @@ impl Filter {
         eval(self, Scope::Resource(kind), resource)
     }
 
+    /// True when one element of a multi-valued attribute (defined by `parent`) matches; paths
+    /// in the filter name the element's sub-attributes.
+    pub fn matches_element(&self, parent: Option<&'static Attr>, element: &Value) -> bool {
+        eval(self, Scope::Element(parent), element)
+    }
+
+    /// The `attr eq value` conditions joined by `and` at the top of the filter: what a new
+    /// element must hold to match it (used when a PATCH adds to a value path matching nothing).
+    pub fn equalities(&self) -> Vec<(String, Value)> {
+        match self {
+            Filter::And(a, b) => {
+                let mut v = a.equalities();
+                v.extend(b.equalities());
+                v
+            }
+            Filter::Compare(p, CompareOp::Eq, value) if p.urn.is_none() && p.sub.is_none() => {
+                let v = match value {
+                    CompValue::Str(s) => Value::String(s.clone()),
+                    CompValue::Bool(b) => Value::Bool(*b),
+                    CompValue::Num(n) => Value::Number(n.clone()),
+                    CompValue::Null => return Vec::new(),
+                };
+                vec![(p.attr.clone(), v)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Every attribute path the filter names (for deciding what must be loaded).
     pub fn paths(&self) -> Vec<&AttrPath> {
         let mut out = Vec::new();

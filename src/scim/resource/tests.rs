@@ -1,0 +1,166 @@
+use super::*;
+use crate::scim::schema::ENTERPRISE_SCHEMA;
+
+#[test]
+fn normalizes_what_idps_send() {
+    // Okta's create: password, groups, string booleans, unknown attributes.
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "USERNAME": "alice@acme.com",
+        "name": {"GivenName": "Alice", "familyName": "Smith", "nonsense": "x"},
+        "emails": [{"primary": "True", "value": "alice@acme.com", "type": "work"}],
+        "active": "True",
+        "password": "hunter2",
+        "groups": [],
+        "roles": [],
+        "locale": "en-US",
+        "meta": {"resourceType": "User"},
+        "id": "client-chosen",
+        "favouriteColour": "blue",
+        ENTERPRISE_SCHEMA: {"employeeNumber": 701984, "manager": "m1", "bogus": 1}
+    });
+    let out = normalize(ResourceKind::User, &body).unwrap();
+    assert_eq!(
+        Value::Object(out),
+        json!({
+            "userName": "alice@acme.com",
+            "name": {"givenName": "Alice", "familyName": "Smith"},
+            "emails": [{"primary": true, "value": "alice@acme.com", "type": "work"}],
+            "active": true,
+            "locale": "en-US",
+            ENTERPRISE_SCHEMA: {"employeeNumber": "701984", "manager": {"value": "m1"}}
+        })
+    );
+}
+
+#[test]
+fn required_and_invalid_values() {
+    for (body, scim_type) in [
+        (json!({}), "invalidValue"),
+        (json!({"userName": ""}), "invalidValue"),
+        (json!({"userName": 5, "name": "x"}), "invalidValue"),
+        (
+            json!({"userName": "a", "active": "sometimes"}),
+            "invalidValue",
+        ),
+        (json!({"userName": "a", "name": "Alice"}), "invalidValue"),
+        (
+            json!({"userName": "a", "emails": [[{"value": "x"}]]}),
+            "invalidValue",
+        ),
+        (json!({"userName": "a\u{0}b"}), "invalidValue"),
+        (
+            json!({"userName": "x".repeat(MAX_NAME_CHARS + 1)}),
+            "invalidValue",
+        ),
+        (json!([1, 2]), "invalidSyntax"),
+    ] {
+        let err = normalize(ResourceKind::User, &body).unwrap_err();
+        assert_eq!(
+            (err.status, err.scim_type),
+            (400, Some(scim_type)),
+            "{body}"
+        );
+    }
+    // A number is accepted where a string is expected: it is its text.
+    assert_eq!(
+        normalize(ResourceKind::User, &json!({"userName": 42})).unwrap()["userName"],
+        "42"
+    );
+}
+
+#[test]
+fn groups_keep_display_name_and_external_id_not_members() {
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+        "displayName": "Engineering",
+        "externalId": "e1",
+        "members": [{"value": "u1", "display": "x"}, {"value": "u2"}, "u3", {"value": "u1"}]
+    });
+    let out = normalize(ResourceKind::Group, &body).unwrap();
+    assert_eq!(
+        Value::Object(out),
+        json!({"displayName": "Engineering", "externalId": "e1"})
+    );
+    assert_eq!(member_values(&body).unwrap(), ["u1", "u2", "u3"]);
+    assert!(member_values(&json!({"members": [{"display": "x"}]})).is_err());
+    assert!(normalize(ResourceKind::Group, &json!({"members": []})).is_err());
+}
+
+fn rendered() -> Value {
+    let attrs = normalize(
+        ResourceKind::User,
+        &json!({"userName": "a@b.com", "name": {"givenName": "A", "familyName": "B"}, "emails": [{"value": "a@b.com", "type": "work"}], ENTERPRISE_SCHEMA: {"department": "R&D"}}),
+    )
+    .unwrap();
+    let meta = Meta {
+        resource_type: "User",
+        created: "c",
+        last_modified: "m",
+        location: "l",
+        version: "W/\"1\"",
+    };
+    render(
+        ResourceKind::User,
+        "id1",
+        &attrs,
+        &meta,
+        vec![("groups", json!([{"value": "g1"}]))],
+    )
+}
+
+#[test]
+fn render_lists_schemas_in_use() {
+    let r = rendered();
+    assert_eq!(
+        r["schemas"],
+        json!([
+            "urn:ietf:params:scim:schemas:core:2.0:User",
+            ENTERPRISE_SCHEMA
+        ])
+    );
+    assert_eq!(r["id"], "id1");
+    assert_eq!(r["meta"]["version"], "W/\"1\"");
+    assert_eq!(r["groups"][0]["value"], "g1");
+}
+
+#[test]
+fn projection() {
+    let p = Projection::parse(Some("userName, name.givenName,emails.value"), None);
+    assert_eq!(
+        p.apply(ResourceKind::User, rendered()),
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_SCHEMA],
+            "id": "id1",
+            "userName": "a@b.com",
+            "name": {"givenName": "A"},
+            "emails": [{"value": "a@b.com"}]
+        })
+    );
+    let p = Projection::parse(
+        None,
+        Some(
+            "groups,name.familyName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department,id",
+        ),
+    );
+    let out = p.apply(ResourceKind::User, rendered());
+    assert!(out.get("groups").is_none());
+    assert_eq!(out["name"], json!({"givenName": "A"}));
+    assert_eq!(out[ENTERPRISE_SCHEMA], json!({}));
+    assert_eq!(out["id"], "id1");
+    let p = Projection::parse(
+        Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
+        None,
+    );
+    assert_eq!(
+        p.apply(ResourceKind::User, rendered())[ENTERPRISE_SCHEMA],
+        json!({"department": "R&D"})
+    );
+    let members = Projection::parse(None, Some("members"));
+    assert!(!members.includes(ResourceKind::Group, "members"));
+    assert!(
+        Projection::parse(Some("displayName"), None).includes(ResourceKind::Group, "displayName")
+    );
+    assert!(!Projection::parse(Some("displayName"), None).includes(ResourceKind::Group, "members"));
+    assert!(Projection::default().includes(ResourceKind::Group, "members"));
+}
