@@ -698,12 +698,12 @@ fn compare(actual: &Value, op: CompareOp, expected: &CompValue, def: Option<&Att
 
 fn ordered(ord: Option<std::cmp::Ordering>, op: CompareOp) -> bool {
     use std::cmp::Ordering::*;
-    match (ord, op) {
-        (Some(Equal), CompareOp::Eq | CompareOp::Ge | CompareOp::Le) => true,
-        (Some(Greater), CompareOp::Gt | CompareOp::Ge) => true,
-        (Some(Less), CompareOp::Lt | CompareOp::Le) => true,
-        _ => false,
-    }
+    matches!(
+        (ord, op),
+        (Some(Equal), CompareOp::Eq | CompareOp::Ge | CompareOp::Le)
+            | (Some(Greater), CompareOp::Gt | CompareOp::Ge)
+            | (Some(Less), CompareOp::Lt | CompareOp::Le)
+    )
 }
 
 fn compare_str(a: &str, op: CompareOp, e: &str, def: Option<&Attr>) -> bool {

@@ -25,6 +25,17 @@ pub struct Limits {
     pub max_results: usize,
 }
 
+/// Parameters as received, before validation.
+struct Raw<'a> {
+    filter: Option<&'a str>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    sort_by: Option<&'a str>,
+    sort_order: Option<&'a str>,
+    attributes: Option<&'a str>,
+    excluded: Option<&'a str>,
+}
+
 fn integer(name: &str, text: &str) -> Result<i64, ScimError> {
     text.trim()
         .parse::<i64>()
@@ -33,16 +44,16 @@ fn integer(name: &str, text: &str) -> Result<i64, ScimError> {
 }
 
 impl ListParams {
-    fn build(
-        filter: Option<&str>,
-        start_index: Option<i64>,
-        count: Option<i64>,
-        sort_by: Option<&str>,
-        sort_order: Option<&str>,
-        attributes: Option<&str>,
-        excluded: Option<&str>,
-        limits: Limits,
-    ) -> Result<ListParams, ScimError> {
+    fn build(raw: Raw<'_>, limits: Limits) -> Result<ListParams, ScimError> {
+        let Raw {
+            filter,
+            start_index,
+            count,
+            sort_by,
+            sort_order,
+            attributes,
+            excluded,
+        } = raw;
         let filter = match filter.map(str::trim) {
             None | Some("") => None,
             Some(f) => Some(filter::parse(f).map_err(|e| ScimError::invalid_filter(e.0))?),
@@ -91,13 +102,15 @@ impl ListParams {
             .transpose()?;
         let count = get("count").map(|v| integer("count", v)).transpose()?;
         Self::build(
-            get("filter"),
-            start,
-            count,
-            get("sortBy"),
-            get("sortOrder"),
-            get("attributes"),
-            get("excludedAttributes"),
+            Raw {
+                filter: get("filter"),
+                start_index: start,
+                count,
+                sort_by: get("sortBy"),
+                sort_order: get("sortOrder"),
+                attributes: get("attributes"),
+                excluded: get("excludedAttributes"),
+            },
             limits,
         )
     }
@@ -140,14 +153,18 @@ impl ListParams {
                 ))),
             }
         };
+        let (filter, sort_by, sort_order) = (text("filter")?, text("sortBy")?, text("sortOrder")?);
+        let (attributes, excluded) = (text("attributes")?, text("excludedAttributes")?);
         Self::build(
-            text("filter")?.as_deref(),
-            number("startIndex")?,
-            number("count")?,
-            text("sortBy")?.as_deref(),
-            text("sortOrder")?.as_deref(),
-            text("attributes")?.as_deref(),
-            text("excludedAttributes")?.as_deref(),
+            Raw {
+                filter: filter.as_deref(),
+                start_index: number("startIndex")?,
+                count: number("count")?,
+                sort_by: sort_by.as_deref(),
+                sort_order: sort_order.as_deref(),
+                attributes: attributes.as_deref(),
+                excluded: excluded.as_deref(),
+            },
             limits,
         )
     }

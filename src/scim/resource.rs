@@ -148,10 +148,10 @@ pub fn normalize_value(def: &'static Attr, value: &Value) -> Result<Option<Value
         }
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            if let Some(v) = normalize_element(def, item)? {
-                if !out.contains(&v) {
-                    out.push(v);
-                }
+            if let Some(v) = normalize_element(def, item)?
+                && !out.contains(&v)
+            {
+                out.push(v);
             }
         }
         return Ok((!out.is_empty()).then_some(Value::Array(out)));

@@ -280,7 +280,7 @@ pub fn resolve(
             .or_else(|| {
                 kind.extensions()
                     .iter()
-                    .find_map(|(u, attrs)| find(attrs).map(|a| (Container::Extension(*u), a)))
+                    .find_map(|(u, attrs)| find(attrs).map(|a| (Container::Extension(u), a)))
             }),
         Some(u) if u.eq_ignore_ascii_case(kind.core_schema()) => find(COMMON)
             .or_else(|| find(kind.core_attrs()))
@@ -289,7 +289,7 @@ pub fn resolve(
             .extensions()
             .iter()
             .find(|(ext, _)| ext.eq_ignore_ascii_case(u))
-            .and_then(|(ext, attrs)| find(attrs).map(|a| (Container::Extension(*ext), a))),
+            .and_then(|(ext, attrs)| find(attrs).map(|a| (Container::Extension(ext), a))),
     }
 }
 
