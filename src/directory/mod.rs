@@ -2,6 +2,7 @@
 //! memberships. The server, the dashboard and the command line all change data through here;
 //! every mutating method returns only after its write is durable (group commit).
 
+pub mod resources;
 pub mod rules;
 
 use std::sync::Arc;

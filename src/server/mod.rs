@@ -1,9 +1,133 @@
-//! The SCIM HTTP server.
+//! The SCIM HTTP server: binding, graceful shutdown and the warp filter around [`routes`].
+
+pub mod http;
+pub mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use warp::Filter;
 
 use crate::cli::Failure;
 use crate::config::Config;
+use crate::directory::{DirError, Directory};
+use crate::store::StoreError;
+
+/// The whole server as one warp filter: every request reaches [`routes::handle`].
+pub fn filter(
+    dir: Directory,
+) -> impl Filter<Extract = (http::Reply,), Error = std::convert::Infallible> + Clone {
+    let state = Arc::new(routes::State { dir });
+    warp::any()
+        .map(move || state.clone())
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(
+            |state: Arc<routes::State>,
+             method,
+             path: warp::path::FullPath,
+             query,
+             headers,
+             body| async move {
+                let req = routes::Request {
+                    method,
+                    path: path.as_str().to_string(),
+                    query,
+                    headers,
+                };
+                routes::handle(state, req, Box::pin(body)).await
+            },
+        )
+        .recover(|_: warp::Rejection| async {
+            // Unreachable with a catch-all route; kept so any rejection is still a SCIM error.
+            Ok::<_, std::convert::Infallible>(http::error(
+                &crate::scim::error::ScimError::not_found("no such endpoint"),
+            ))
+        })
+        .unify()
+}
+
+/// Binds `addr`; errors are one line naming the address.
+pub fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    let std_listener =
+        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tokio::net::TcpListener::from_std(std_listener)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish and flushes the store.
+pub async fn serve(
+    dir: Directory,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let store = dir.store().clone();
+    warp::serve(filter(dir))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+    if let Err(e) = store.flush() {
+        tracing::error!(error = %e, "final flush failed");
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIMDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
 
 /// `scimdesk serve`.
-pub async fn run_cli(_config: Config) -> Result<(), Failure> {
-    Err(Failure::refused("the SCIM server is not built yet"))
+pub async fn run_cli(config: Config) -> Result<(), Failure> {
+    init_logging();
+    let addr = config.server.listen;
+    let public = config.server.public_url.clone();
+    let dir = Directory::open(config).map_err(|e| match e {
+        DirError::Store(StoreError::InUse(_)) => Failure::refused(e.to_string()),
+        other => Failure::refused(other.to_string()),
+    })?;
+    let listener = bind(addr).map_err(Failure::usage)?;
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    eprintln!(
+        "scimdesk: serving SCIM on http://{local} (base URLs: {public}/scim/v2/<organization>); Ctrl-C stops"
+    );
+    serve(dir, listener, shutdown_signal()).await;
+    eprintln!("scimdesk: stopped; the store is flushed");
+    Ok(())
 }

@@ -512,16 +512,23 @@ impl Store {
 
     /// Inserts a new user or group with its index entries, unless the organization is gone or
     /// its unique value is taken. Concurrent creates of one unique value: exactly one succeeds.
+    ///
+    /// A group may be created with `members` in the same transaction; unknown ids are skipped
+    /// and reported.
     pub fn create_resource(
         &self,
         org: &str,
         kind: Kind,
         rec: &ResourceRecord,
-    ) -> Result<Result<(), WriteRefused<()>>> {
+        members: &[String],
+    ) -> Result<Result<(ResourceRecord, MembershipReport), WriteRefused<()>>> {
         let _g = self.shared();
         let org_key = key(b'o', &[org.as_bytes()]);
         let k = Self::record_key(org, kind, &rec.id);
-        let v = encode(rec);
+        let change = MemberChange {
+            add: members.to_vec(),
+            ..Default::default()
+        };
         finish(self.inner.tree.transaction(|t| {
             if t.get(&org_key)?.is_none() {
                 return refuse(WriteRefused::OrgMissing);
@@ -530,8 +537,11 @@ impl Store {
                 return refuse(WriteRefused::Taken(rec.id.clone()));
             }
             Self::write_index(t, org, kind, &rec.id, None, &rec.index)?;
-            t.insert(k.as_slice(), v.as_slice())?;
-            Ok(())
+            let mut rec = rec.clone();
+            rec.member_count = 0;
+            let report = Self::apply_members(t, org, &rec.id, &mut rec.member_count, &change, &[])?;
+            t.insert(k.as_slice(), encode(&rec))?;
+            Ok((rec, report))
         }))
     }
 
@@ -666,6 +676,55 @@ impl Store {
         self.change_group_locked(org, kind, id, f, change, current)
     }
 
+    /// Applies a member change inside a transaction, keeping `count` and both directions of
+    /// the membership in step. Reports net additions and removals.
+    fn apply_members<E>(
+        t: &TransactionalTree,
+        org: &str,
+        group: &str,
+        count: &mut u64,
+        change: &MemberChange,
+        current: &[String],
+    ) -> TxResult<MembershipReport, E> {
+        let (ob, gb) = (org.as_bytes(), group.as_bytes());
+        let mut report = MembershipReport::default();
+        let mut dropped = std::collections::HashSet::new();
+        let cleared: &[String] = if change.clear { current } else { &[] };
+        let to_drop = cleared.iter().chain(&change.remove);
+        for user in to_drop {
+            if t.remove(key(b'm', &[ob, gb, user.as_bytes()]))?.is_some() {
+                t.remove(key(b'r', &[ob, user.as_bytes(), gb]))?;
+                *count = count.saturating_sub(1);
+                dropped.insert(user.as_str());
+            }
+        }
+        let mut readded = std::collections::HashSet::new();
+        for user in &change.add {
+            if t.get(Self::record_key(org, Kind::User, user))?.is_none() {
+                report.unknown.push(user.clone());
+                continue;
+            }
+            if t.insert(key(b'm', &[ob, gb, user.as_bytes()]), &[] as &[u8])?
+                .is_none()
+            {
+                t.insert(key(b'r', &[ob, user.as_bytes(), gb]), &[] as &[u8])?;
+                *count += 1;
+                if dropped.contains(user.as_str()) {
+                    readded.insert(user.as_str());
+                } else {
+                    report.added.push(user.clone());
+                }
+            }
+        }
+        report.removed = dropped
+            .into_iter()
+            .filter(|u| !readded.contains(u))
+            .map(str::to_string)
+            .collect();
+        report.removed.sort();
+        Ok(report)
+    }
+
     fn change_group_locked<E>(
         &self,
         org: &str,
@@ -676,8 +735,6 @@ impl Store {
         current: &[String],
     ) -> Result<Result<(ResourceRecord, MembershipReport), WriteRefused<E>>> {
         let k = Self::record_key(org, kind, id);
-        let ob = org.as_bytes();
-        let gb = id.as_bytes();
         finish(self.inner.tree.transaction(|t| {
             let Some(v) = t.get(&k)? else {
                 return refuse(WriteRefused::NotFound);
@@ -689,40 +746,7 @@ impl Store {
                 Err(e) => return refuse(WriteRefused::Rejected(e)),
             };
             Self::write_index(t, org, kind, id, Some(&old_index), &rec.index)?;
-            let mut report = MembershipReport::default();
-            let mut count = rec.member_count;
-            let mut drop_member = |user: &str, report: &mut MembershipReport| -> TxResult<(), E> {
-                let mk = key(b'm', &[ob, gb, user.as_bytes()]);
-                if t.remove(mk)?.is_some() {
-                    t.remove(key(b'r', &[ob, user.as_bytes(), gb]))?;
-                    count = count.saturating_sub(1);
-                    report.removed.push(user.to_string());
-                }
-                Ok(())
-            };
-            if change.clear {
-                for user in current {
-                    drop_member(user, &mut report)?;
-                }
-            }
-            for user in &change.remove {
-                drop_member(user, &mut report)?;
-            }
-            for user in &change.add {
-                if t.get(Self::record_key(org, Kind::User, user))?.is_none() {
-                    report.unknown.push(user.clone());
-                    continue;
-                }
-                let mk = key(b'm', &[ob, gb, user.as_bytes()]);
-                if t.insert(mk, &[] as &[u8])?.is_none() {
-                    t.insert(key(b'r', &[ob, user.as_bytes(), gb]), &[] as &[u8])?;
-                    count += 1;
-                    report.added.push(user.clone());
-                }
-            }
-            // An add of someone removed earlier in the same change is no net removal.
-            report.removed.retain(|u| !report.added.contains(u));
-            rec.member_count = count;
+            let report = Self::apply_members(t, org, id, &mut rec.member_count, change, current)?;
             t.insert(k.as_slice(), encode(&rec))?;
             Ok((rec, report))
         }))

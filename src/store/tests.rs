@@ -63,10 +63,10 @@ fn everything_survives_a_reopen() {
         s.insert_key(&key_record("acme", "key_1", "abcd"))
             .unwrap()
             .unwrap();
-        s.create_resource("acme", Kind::User, &user("u1", "Alice@acme.com"))
+        s.create_resource("acme", Kind::User, &user("u1", "Alice@acme.com"), &[])
             .unwrap()
             .unwrap();
-        s.create_resource("acme", Kind::Group, &group("g1", "Eng"))
+        s.create_resource("acme", Kind::Group, &group("g1", "Eng"), &[])
             .unwrap()
             .unwrap();
         let (_, report) = s
@@ -123,20 +123,20 @@ fn unique_values_are_enforced_per_org() {
         s.create_org(&org("a")).unwrap(),
         Err(WriteRefused::Taken("a".into()))
     );
-    s.create_resource("a", Kind::User, &user("u1", "x@y.com"))
+    s.create_resource("a", Kind::User, &user("u1", "x@y.com"), &[])
         .unwrap()
         .unwrap();
     assert_eq!(
-        s.create_resource("a", Kind::User, &user("u2", "X@Y.com"))
+        s.create_resource("a", Kind::User, &user("u2", "X@Y.com"), &[])
             .unwrap(),
         Err(WriteRefused::Taken("u1".into()))
     );
     // Another organization may hold the same userName.
-    s.create_resource("b", Kind::User, &user("u2", "x@y.com"))
+    s.create_resource("b", Kind::User, &user("u2", "x@y.com"), &[])
         .unwrap()
         .unwrap();
     assert_eq!(
-        s.create_resource("zzz", Kind::User, &user("u3", "q@y.com"))
+        s.create_resource("zzz", Kind::User, &user("u3", "q@y.com"), &[])
             .unwrap(),
         Err(WriteRefused::OrgMissing)
     );
@@ -147,10 +147,10 @@ fn renaming_moves_index_entries() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
     s.create_org(&org("a")).unwrap().unwrap();
-    s.create_resource("a", Kind::User, &user("u1", "old@y.com"))
+    s.create_resource("a", Kind::User, &user("u1", "old@y.com"), &[])
         .unwrap()
         .unwrap();
-    s.create_resource("a", Kind::User, &user("u2", "other@y.com"))
+    s.create_resource("a", Kind::User, &user("u2", "other@y.com"), &[])
         .unwrap()
         .unwrap();
     let updated = s
@@ -205,11 +205,12 @@ fn membership_changes_and_deletes_keep_both_directions() {
             "a",
             Kind::User,
             &user(&format!("u{i}"), &format!("u{i}@y.com")),
+            &[],
         )
         .unwrap()
         .unwrap();
     }
-    s.create_resource("a", Kind::Group, &group("g", "G"))
+    s.create_resource("a", Kind::Group, &group("g", "G"), &[])
         .unwrap()
         .unwrap();
     let (rec, report) = s
@@ -275,10 +276,10 @@ fn deleting_an_org_removes_everything_it_owns_and_nothing_else() {
         s.insert_key(&key_record(o, "key_1", &format!("digest-{o}")))
             .unwrap()
             .unwrap();
-        s.create_resource(o, Kind::User, &user("u", "u@y.com"))
+        s.create_resource(o, Kind::User, &user("u", "u@y.com"), &[])
             .unwrap()
             .unwrap();
-        s.create_resource(o, Kind::Group, &group("g", "G"))
+        s.create_resource(o, Kind::Group, &group("g", "G"), &[])
             .unwrap()
             .unwrap();
         s.change_group(o, "g", Ok::<_, ()>, &add(&["u"]))
@@ -315,7 +316,7 @@ fn concurrent_creates_of_one_unique_value_have_one_winner() {
         .map(|i| {
             let s = s.clone();
             std::thread::spawn(move || {
-                s.create_resource("a", Kind::User, &user(&format!("u{i}"), "same@y.com"))
+                s.create_resource("a", Kind::User, &user(&format!("u{i}"), "same@y.com"), &[])
                     .unwrap()
                     .is_ok()
             })
@@ -335,7 +336,7 @@ fn concurrent_member_adds_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
     s.create_org(&org("a")).unwrap().unwrap();
-    s.create_resource("a", Kind::Group, &group("g", "G"))
+    s.create_resource("a", Kind::Group, &group("g", "G"), &[])
         .unwrap()
         .unwrap();
     for i in 0..40 {
@@ -343,6 +344,7 @@ fn concurrent_member_adds_lose_nothing() {
             "a",
             Kind::User,
             &user(&format!("u{i:02}"), &format!("u{i}@y.com")),
+            &[],
         )
         .unwrap()
         .unwrap();
