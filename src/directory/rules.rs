@@ -152,18 +152,32 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// A time-ordered resource id in UUID form (version 7 layout): ids sort by creation time, so
-/// listing in key order is a stable, append-mostly order.
+/// A time-ordered resource id in UUID version 7 form (RFC 9562): 48 bits of milliseconds, a
+/// 12-bit counter that orders ids made in the same millisecond (method 1), then random bits.
+/// Ids made by this process sort in creation order, so listing in key order is a stable,
+/// append-mostly order.
 pub fn new_resource_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0); // (millis << 12) | counter
     let millis = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
+    let mut stamp = 0;
+    let _ = LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+        stamp = (millis << 12).max(last + 1);
+        Some(stamp)
+    });
+    let (millis, counter) = (stamp >> 12, (stamp & 0xfff) as u16);
     let mut b = [0u8; 16];
     b[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
-    if getrandom::fill(&mut b[6..]).is_err() {
-        // Fall back to the clock's nanoseconds; uniqueness is still checked on insert.
-        let nanos = time::OffsetDateTime::now_utc().nanosecond().to_be_bytes();
-        b[6..10].copy_from_slice(&nanos);
+    if getrandom::fill(&mut b[8..]).is_err() {
+        // Uniqueness still holds through the counter; the store also refuses duplicates.
+        b[8..16].copy_from_slice(
+            &time::OffsetDateTime::now_utc()
+                .unix_timestamp_nanos()
+                .to_le_bytes()[..8],
+        );
     }
-    b[6] = (b[6] & 0x0f) | 0x70;
+    b[6] = 0x70 | (counter >> 8) as u8;
+    b[7] = counter as u8;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex(&b);
     format!(
@@ -263,11 +277,10 @@ mod tests {
     }
 
     #[test]
-    fn resource_ids_sort_by_time() {
-        let a = new_resource_id();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = new_resource_id();
-        assert!(a < b, "{a} {b}");
-        assert_eq!(a.len(), 36);
+    fn resource_ids_sort_by_creation() {
+        let ids: Vec<String> = (0..10_000).map(|_| new_resource_id()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids out of order");
+        assert_eq!(ids[0].len(), 36);
+        assert_eq!(&ids[0][14..15], "7");
     }
 }
