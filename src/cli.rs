@@ -44,7 +44,13 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the SCIM API (no dashboard).
-    Serve,
+    Serve {
+        /// Print every SCIM request's activity record to stdout as it happens.
+        #[arg(long)]
+        log_activity: bool,
+    },
+    /// Show sync activity: what the IdPs did, newest first.
+    Activity(ActivityArgs),
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -54,6 +60,34 @@ pub enum Command {
     /// Manage an organization's SCIM API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct ActivityArgs {
+    /// Only this organization.
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Only records newer than this (e.g. 30s, 15m, 2h, 7d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only failed requests (4xx and 5xx).
+    #[arg(long)]
+    pub errors: bool,
+    /// Only this IdP: okta, entra, onelogin, jumpcloud, google, ping, other.
+    #[arg(long)]
+    pub idp: Option<String>,
+    /// Only records about this userName or group displayName.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only records about this resource id.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// At most this many records.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Stream new records as they happen (see `scimdesk serve --log-activity`).
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -182,7 +216,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.global.json;
     runtime.block_on(async move {
         match cli.command {
-            None | Some(Command::Serve) => crate::server::run_cli(config).await,
+            None => crate::server::run_cli(config, false, json).await,
+            Some(Command::Serve { log_activity }) => {
+                crate::server::run_cli(config, log_activity, json).await
+            }
+            Some(Command::Activity(args)) => activity(config, args, json),
             Some(Command::Org(cmd)) => org(Directory::open(config)?, cmd, json).await,
             Some(Command::Domain(cmd)) => domain(Directory::open(config)?, cmd, json).await,
             Some(Command::Key(cmd)) => key(Directory::open(config)?, cmd, json).await,
@@ -468,6 +506,95 @@ async fn key(dir: Directory, cmd: KeyCommand, json: bool) -> Result<(), Failure>
                     "revoked key {} ({}); IdPs using it now get 401",
                     k.id, k.name
                 );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses `30s`, `15m`, `2h`, `7d` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: i64 = digits.parse().map_err(|_| {
+        format!("invalid duration {text:?}: use a number and s, m, h or d, like 2h")
+    })?;
+    let secs = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "invalid duration {text:?}: use s, m, h or d, like 2h"
+            ));
+        }
+    };
+    n.checked_mul(secs)
+        .map(time::Duration::seconds)
+        .ok_or_else(|| format!("invalid duration {text:?}: too long"))
+}
+
+/// One line per record for terminals and logs.
+pub fn activity_line(e: &crate::activity::ActivityEvent) -> String {
+    format!(
+        "{}  {:<16} {:<12} {:<6} {:>3} {:>8}  {}",
+        display_time(e.time),
+        e.org,
+        e.idp.label(),
+        e.method,
+        e.status,
+        format!("{:.1}ms", e.latency_us as f64 / 1000.0),
+        e.summary
+    )
+}
+
+fn activity(config: Config, args: ActivityArgs, json: bool) -> Result<(), Failure> {
+    if args.follow {
+        return Err(Failure::usage(
+            "--follow needs the running server, which holds the store: run `scimdesk serve --log-activity` to stream activity as it happens",
+        ));
+    }
+    let since = args
+        .since
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(Failure::usage)?
+        .map(|d| crate::store::now() - d);
+    let idp = match args.idp.as_deref() {
+        None => None,
+        Some(name) => Some(crate::activity::Idp::parse_name(name).ok_or_else(|| {
+            Failure::usage(format!(
+                "unknown IdP {name:?}: use okta, entra, onelogin, jumpcloud, google, ping or other"
+            ))
+        })?),
+    };
+    let dir = Directory::open(config)?;
+    if let Some(org) = &args.org {
+        dir.get_org(org)?;
+    }
+    let query = crate::activity::ActivityQuery {
+        org: args.org,
+        since,
+        errors_only: args.errors,
+        idp,
+        user_name: args.user,
+        resource_id: args.resource,
+        limit: args.limit,
+        ..Default::default()
+    };
+    let events = dir.activity().query(&query)?;
+    if json {
+        print_json(&serde_json::to_value(&events).unwrap_or_default());
+    } else if events.is_empty() {
+        println!("no activity recorded that matches");
+    } else {
+        for e in &events {
+            println!("{}", activity_line(e));
+            for c in &e.changes {
+                println!("{:>28}{}", "", crate::activity::describe_change(c));
             }
         }
     }

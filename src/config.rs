@@ -13,6 +13,15 @@ pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub scim: ScimConfig,
+    pub activity: ActivityConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ActivityConfig {
+    /// Records older than this are removed.
+    pub max_age: time::Duration,
+    /// At most this many records are kept per organization (the oldest go first).
+    pub max_records_per_org: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +62,15 @@ struct RawConfig {
     store: RawStore,
     #[serde(default)]
     scim: RawScim,
+    #[serde(default)]
+    activity: RawActivity,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawActivity {
+    max_age_days: Option<u64>,
+    max_records_per_org: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -119,7 +137,17 @@ impl Config {
                 "scim.default_count: {default_count} is larger than scim.max_results ({max_results})"
             )));
         }
+        let max_age_days = positive("activity.max_age_days", raw.activity.max_age_days, 30)?;
+        let max_records = positive(
+            "activity.max_records_per_org",
+            raw.activity.max_records_per_org,
+            100_000,
+        )?;
         Ok(Config {
+            activity: ActivityConfig {
+                max_age: time::Duration::days(max_age_days.min(36_500) as i64),
+                max_records_per_org: max_records as usize,
+            },
             server: ServerConfig {
                 listen,
                 public_url,

@@ -3,6 +3,7 @@
 //! Data flows one way: HTTP or keys -> `server`/`cli` -> `directory` -> `store`.
 //! `scim` is the pure protocol layer and never touches storage.
 
+pub mod activity;
 pub mod cli;
 pub mod config;
 pub mod directory;

@@ -7,6 +7,7 @@ pub mod rules;
 
 use std::sync::Arc;
 
+use crate::activity::{ActivityLog, Retention};
 use crate::config::Config;
 use crate::store::{self, Organization, ScimKey, Store, StoreError, WriteRefused};
 
@@ -32,11 +33,34 @@ pub struct IssuedKey {
     pub secret: String,
 }
 
+/// Why a bearer token was refused. The client always sees the same 401; operators see this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    Missing,
+    Malformed,
+    UnknownKey,
+    Revoked(String),
+    OtherOrganization(String),
+}
+
+impl std::fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthFailure::Missing => f.write_str("no bearer token"),
+            AuthFailure::Malformed => f.write_str("malformed Authorization header"),
+            AuthFailure::UnknownKey => f.write_str("unknown key"),
+            AuthFailure::Revoked(id) => write!(f, "revoked key {id}"),
+            AuthFailure::OtherOrganization(id) => write!(f, "key {id} of another organization"),
+        }
+    }
+}
+
 /// The directory over one open store.
 #[derive(Clone)]
 pub struct Directory {
     store: Store,
     config: Arc<Config>,
+    activity: Arc<ActivityLog>,
 }
 
 fn unknown_org(id: &str) -> DirError {
@@ -47,10 +71,22 @@ impl Directory {
     /// Opens the store named by the configuration.
     pub fn open(config: Config) -> Result<Directory> {
         let store = Store::open(&config.store.data_dir, config.store.cache_capacity)?;
+        let retention = Retention {
+            max_age: config.activity.max_age,
+            max_per_org: config.activity.max_records_per_org,
+        };
+        let activity = ActivityLog::start(store.clone(), retention)
+            .map_err(|e| DirError::Store(StoreError::Sled(e.into())))?;
         Ok(Directory {
             store,
             config: Arc::new(config),
+            activity: Arc::new(activity),
         })
+    }
+
+    /// The sync activity log: record, stream, query.
+    pub fn activity(&self) -> &ActivityLog {
+        &self.activity
     }
 
     pub fn config(&self) -> &Config {
@@ -251,12 +287,29 @@ impl Directory {
     /// The active key of `org` whose secret is `secret`, or None. The secret's digest is looked
     /// up with one indexed read and compared in constant time; every failure looks the same.
     pub fn authenticate(&self, org: &str, secret: &str) -> Result<Option<ScimKey>> {
+        Ok(self.authenticate_detailed(org, secret)?.ok())
+    }
+
+    /// Like [`Directory::authenticate`], saying why a secret was refused.
+    pub fn authenticate_detailed(
+        &self,
+        org: &str,
+        secret: &str,
+    ) -> Result<Result<ScimKey, AuthFailure>> {
         let digest = rules::secret_digest(secret);
         let Some(key) = self.store.key_by_digest(&digest)? else {
-            return Ok(None);
+            return Ok(Err(AuthFailure::UnknownKey));
         };
-        let ok = rules::digests_match(&key.digest, &digest) & (key.org_id == org) & key.is_active();
-        Ok(ok.then_some(key))
+        if !rules::digests_match(&key.digest, &digest) {
+            return Ok(Err(AuthFailure::UnknownKey));
+        }
+        if key.org_id != org {
+            return Ok(Err(AuthFailure::OtherOrganization(key.id)));
+        }
+        if !key.is_active() {
+            return Ok(Err(AuthFailure::Revoked(key.id)));
+        }
+        Ok(Ok(key))
     }
 
     /// Records that a key was used. Not flushed per request; written at most every few seconds.

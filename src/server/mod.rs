@@ -110,8 +110,26 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// Prints every activity record to stdout as it happens (`serve --log-activity`).
+fn print_activity(dir: &Directory, json: bool) {
+    let mut feed = dir.activity().subscribe();
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match feed.recv().await {
+                Ok(e) if json => println!("{}", serde_json::to_string(&*e).unwrap_or_default()),
+                Ok(e) => println!("{}", crate::cli::activity_line(&e)),
+                Err(RecvError::Lagged(n)) => {
+                    println!("... {n} records not shown here (they are stored)")
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
 /// `scimdesk serve`.
-pub async fn run_cli(config: Config) -> Result<(), Failure> {
+pub async fn run_cli(config: Config, log_activity: bool, json: bool) -> Result<(), Failure> {
     init_logging();
     let addr = config.server.listen;
     let public = config.server.public_url.clone();
@@ -120,6 +138,9 @@ pub async fn run_cli(config: Config) -> Result<(), Failure> {
         other => Failure::refused(other.to_string()),
     })?;
     let listener = bind(addr).map_err(Failure::usage)?;
+    if log_activity {
+        print_activity(&dir, json);
+    }
     let local = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -127,7 +148,12 @@ pub async fn run_cli(config: Config) -> Result<(), Failure> {
     eprintln!(
         "scimdesk: serving SCIM on http://{local} (base URLs: {public}/scim/v2/<organization>); Ctrl-C stops"
     );
-    serve(dir, listener, shutdown_signal()).await;
+    serve(dir.clone(), listener, shutdown_signal()).await;
+    // Store what activity is still queued, then flush it too.
+    dir.activity().close();
+    if let Err(e) = dir.store().flush() {
+        tracing::error!(error = %e, "final flush failed");
+    }
     eprintln!("scimdesk: stopped; the store is flushed");
     Ok(())
 }

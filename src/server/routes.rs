@@ -4,13 +4,15 @@
 //! from a 405 reliably. Handlers call the directory and nothing below it.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use warp::http::{HeaderMap, Method, header};
 
 use super::http::{self, Reply};
-use crate::directory::Directory;
-use crate::directory::resources::Page;
+use crate::activity::{ActivityEvent, Change, Idp};
+use crate::directory::resources::{Page, WriteOutcome};
+use crate::directory::{AuthFailure, Directory};
 use crate::scim::discovery;
 use crate::scim::error::ScimError;
 use crate::scim::list::ListParams;
@@ -22,6 +24,20 @@ use crate::store::{Kind, Organization};
 /// Shared by every request.
 pub struct State {
     pub dir: Directory,
+}
+
+/// What handling a request found out, for its activity record.
+#[derive(Default)]
+pub struct Trace {
+    /// Set once the path names an existing organization: only then is the request recorded.
+    org: Option<String>,
+    key_id: Option<String>,
+    auth_failure: Option<AuthFailure>,
+    resource_type: Option<String>,
+    resource_id: Option<String>,
+    subject: Option<String>,
+    summary: Option<String>,
+    changes: Vec<Change>,
 }
 
 /// A request after warp has taken it apart.
@@ -39,13 +55,84 @@ where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin,
     B: bytes::Buf,
 {
-    match route(&state, &req, body).await {
-        Ok(reply) => reply,
-        Err(e) => http::error(&e),
+    let started = Instant::now();
+    let mut trace = Trace::default();
+    let (reply, error) = match route(&state, &req, body, &mut trace).await {
+        Ok(reply) => (reply, None),
+        Err(e) => (http::error(&e), Some(e)),
+    };
+    if let Some(org) = trace.org.take() {
+        record(
+            &state,
+            &req,
+            org,
+            trace,
+            reply.status().as_u16(),
+            error,
+            started,
+        );
     }
+    reply
 }
 
-async fn route<S, B>(state: &State, req: &Request, body: S) -> Result<Reply, ScimError>
+/// Builds the activity record of a finished request and hands it to the log (non-blocking).
+fn record(
+    state: &State,
+    req: &Request,
+    org: String,
+    trace: Trace,
+    status: u16,
+    error: Option<ScimError>,
+    started: Instant,
+) {
+    let agent = req
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let summary = match (&error, trace.summary) {
+        (Some(e), _) if e.status == 401 => format!(
+            "401: {}",
+            trace
+                .auth_failure
+                .map(|f| f.to_string())
+                .unwrap_or_else(|| "refused".into())
+        ),
+        (Some(e), _) if e.status == 403 => format!("403: {}", e.detail),
+        (Some(e), _) if e.status >= 500 => format!("{}: server error", e.status),
+        (Some(e), _) => format!("rejected: {}", e.detail),
+        (None, Some(s)) => s,
+        (None, None) => format!("{} {}", req.method, req.path),
+    };
+    let path = if req.query.is_empty() {
+        req.path.clone()
+    } else {
+        format!("{}?{}", req.path, req.query)
+    };
+    state.dir.activity().record(ActivityEvent {
+        id: crate::directory::rules::new_resource_id(),
+        time: crate::store::now(),
+        org,
+        key_id: trace.key_id,
+        idp: Idp::recognise(agent, &req.query),
+        method: req.method.to_string(),
+        path: path.chars().take(2_000).collect(),
+        resource_type: trace.resource_type,
+        resource_id: trace.resource_id,
+        subject: trace.subject,
+        status,
+        latency_us: started.elapsed().as_micros() as u64,
+        summary: summary.chars().take(500).collect(),
+        changes: trace.changes,
+    });
+}
+
+async fn route<S, B>(
+    state: &State,
+    req: &Request,
+    body: S,
+    trace: &mut Trace,
+) -> Result<Reply, ScimError>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin,
     B: bytes::Buf,
@@ -54,11 +141,11 @@ where
     match segments.as_slice() {
         ["healthz"] => healthz(state, &req.method),
         ["scim", "v2", org, rest @ ..] => {
-            let org = authenticate(state, org, &req.headers)?;
+            let org = authenticate(state, org, &req.headers, trace)?;
             let rest: Option<Vec<String>> = rest.iter().map(|s| http::decode_segment(s)).collect();
             let rest = rest.ok_or_else(|| ScimError::not_found("no such endpoint"))?;
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-            scim(state, req, &org, &rest, body).await
+            scim(state, req, &org, &rest, body, trace).await
         }
         _ => Err(ScimError::not_found(
             "no such endpoint: SCIM lives under /scim/v2/{organization}",
@@ -83,26 +170,35 @@ fn authenticate(
     state: &State,
     org_id: &str,
     headers: &HeaderMap,
+    trace: &mut Trace,
 ) -> Result<Organization, ScimError> {
-    let header = http::single_header(headers, &header::AUTHORIZATION)
-        .map_err(|_| ScimError::unauthorized())?
-        .ok_or_else(ScimError::unauthorized)?;
+    // The organization is looked up first only to attribute the request; an unknown one gets
+    // the same 401 as a bad token.
+    let known = state.dir.get_org(org_id).ok();
+    trace.org = known.as_ref().map(|o| o.id.clone());
+    let mut refuse = |why: AuthFailure| {
+        trace.auth_failure = Some(why);
+        ScimError::unauthorized()
+    };
+    let header = match http::single_header(headers, &header::AUTHORIZATION) {
+        Ok(Some(h)) => h,
+        Ok(None) => return Err(refuse(AuthFailure::Missing)),
+        Err(_) => return Err(refuse(AuthFailure::Malformed)),
+    };
     let token = match header.trim().split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => return Err(ScimError::unauthorized()),
+        _ => return Err(refuse(AuthFailure::Malformed)),
     };
-    let key = state
-        .dir
-        .authenticate(org_id, token)
-        .map_err(|e| {
+    let key = match state.dir.authenticate_detailed(org_id, token) {
+        Ok(Ok(key)) => key,
+        Ok(Err(why)) => return Err(refuse(why)),
+        Err(e) => {
             tracing::error!(error = %e, "authentication lookup failed");
-            ScimError::internal()
-        })?
-        .ok_or_else(ScimError::unauthorized)?;
-    let org = state
-        .dir
-        .get_org(org_id)
-        .map_err(|_| ScimError::unauthorized())?;
+            return Err(ScimError::internal());
+        }
+    };
+    let org = known.ok_or_else(|| refuse(AuthFailure::UnknownKey))?;
+    trace.key_id = Some(key.id.clone());
     if !org.scim_enabled {
         return Err(ScimError::new(
             403,
@@ -136,6 +232,7 @@ async fn scim<S, B>(
     org: &Organization,
     rest: &[&str],
     body: S,
+    trace: &mut Trace,
 ) -> Result<Reply, ScimError>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin,
@@ -143,6 +240,9 @@ where
 {
     let dir = &state.dir;
     let base = dir.scim_base_url(&org.id);
+    if let Some(first) = rest.first() {
+        trace.resource_type = Some(first.to_string());
+    }
     let m = &req.method;
     let lower: Vec<String> = rest.iter().map(|s| s.to_ascii_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
@@ -152,6 +252,7 @@ where
                 return Ok(http::method_not_allowed("GET"));
             }
             let c = dir.config();
+            trace.summary = Some("read ServiceProviderConfig".into());
             Ok(http::json(
                 200,
                 &discovery::service_provider_config(
@@ -170,6 +271,7 @@ where
             } else {
                 discovery::resource_types(&base)
             };
+            trace.summary = Some(format!("read {}", rest[0]));
             Ok(http::json(200, &discovery::list_all(items)))
         }
         ["resourcetypes", _] | ["schemas", _] => {
@@ -182,6 +284,7 @@ where
                 discovery::resource_types(&base)
             };
             let wanted = rest[1];
+            trace.summary = Some(format!("read {} {wanted}", rest[0]));
             items
                 .into_iter()
                 .find(|i| {
@@ -208,18 +311,25 @@ where
             }
             let params =
                 ListParams::from_search(&read_json(state, req, body).await?, dir.list_limits())?;
-            search_all(dir, org, &params)
+            let reply = search_all(dir, org, &params)?;
+            trace.summary = Some(describe_list("searched all resources", &params));
+            Ok(reply)
         }
         [collection] => {
             let kind =
                 endpoint(collection).ok_or_else(|| ScimError::not_found("no such endpoint"))?;
+            trace.resource_type = Some(kind.resource_type().into());
             if is_get(m) {
                 let query = http::parse_query(&req.query)?;
                 let params = ListParams::from_query(&query, dir.list_limits())?;
-                Ok(list_reply(dir.list_resources(&org.id, kind, &params)?))
+                let page = dir.list_resources(&org.id, kind, &params)?;
+                trace.summary = Some(list_summary(kind, &params, &page));
+                Ok(list_reply(page))
             } else if m == Method::POST {
                 let body = read_json(state, req, body).await?;
+                subject_from_body(kind, &body, trace);
                 let out = dir.create_resource(org, kind, &body).await?;
+                describe_write(kind, "created", &out, trace);
                 let projection = projection(req)?;
                 let rendered = dir.render(&org.id, kind, &out.after, &projection)?;
                 let location = dir.location(&org.id, kind, &out.after.id);
@@ -233,17 +343,22 @@ where
         [collection, ".search"] => {
             let kind =
                 endpoint(collection).ok_or_else(|| ScimError::not_found("no such endpoint"))?;
+            trace.resource_type = Some(kind.resource_type().into());
             if m != Method::POST {
                 return Ok(http::method_not_allowed("POST"));
             }
             let params =
                 ListParams::from_search(&read_json(state, req, body).await?, dir.list_limits())?;
-            Ok(list_reply(dir.list_resources(&org.id, kind, &params)?))
+            let page = dir.list_resources(&org.id, kind, &params)?;
+            trace.summary = Some(list_summary(kind, &params, &page));
+            Ok(list_reply(page))
         }
         [collection, _] => {
             let kind =
                 endpoint(collection).ok_or_else(|| ScimError::not_found("no such endpoint"))?;
-            resource(state, req, org, kind, rest[1], body).await
+            trace.resource_type = Some(kind.resource_type().into());
+            trace.resource_id = Some(rest[1].to_string());
+            resource(state, req, org, kind, rest[1], body, trace).await
         }
         _ => Err(ScimError::not_found("no such endpoint")),
     }
@@ -285,6 +400,7 @@ async fn resource<S, B>(
     kind: Kind,
     id: &str,
     body: S,
+    trace: &mut Trace,
 ) -> Result<Reply, ScimError>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin,
@@ -293,8 +409,17 @@ where
     let dir = &state.dir;
     let m = &req.method;
     let mut projection = projection(req)?;
+    // Name the subject early so failures are attributed too.
+    if let Ok(rec) = dir.get_resource(&org.id, kind, id) {
+        trace.subject = subject_of(kind, &rec.attrs);
+    }
     let out = if is_get(m) {
         let rec = dir.get_resource(&org.id, kind, id)?;
+        trace.summary = Some(format!(
+            "read {} {}",
+            kind.resource_type().to_lowercase(),
+            trace.subject.as_deref().unwrap_or(id)
+        ));
         if let Ok(Some(tags)) = http::single_header(&req.headers, &header::IF_NONE_MATCH) {
             let etag = rec.etag();
             if tags.split(',').any(|t| t.trim() == etag || t.trim() == "*") {
@@ -304,15 +429,18 @@ where
         rec
     } else if m == Method::PUT {
         let body = read_json(state, req, body).await?;
-        dir.replace_resource(org, kind, id, &body, if_match(req)?)
-            .await?
-            .after
+        let out = dir
+            .replace_resource(org, kind, id, &body, if_match(req)?)
+            .await?;
+        describe_write(kind, "replaced", &out, trace);
+        out.after
     } else if m == Method::PATCH {
         let body = read_json(state, req, body).await?;
         let ops = patch::parse_request(&body)?;
         let out = dir
             .patch_resource(org, kind, id, &ops, if_match(req)?)
             .await?;
+        describe_write(kind, "updated", &out, trace);
         // A group's PATCH reply leaves members out unless asked for, so a membership change
         // costs the same whatever the group's size.
         if kind == Kind::Group && projection.attributes.is_empty() {
@@ -320,7 +448,13 @@ where
         }
         out.after
     } else if m == Method::DELETE {
-        dir.delete_resource(org, kind, id, if_match(req)?).await?;
+        let gone = dir.delete_resource(org, kind, id, if_match(req)?).await?;
+        trace.changes = crate::activity::diff(Some(&gone.attrs), None);
+        trace.summary = Some(format!(
+            "deleted {} {}",
+            kind.resource_type().to_lowercase(),
+            trace.subject.as_deref().unwrap_or(id)
+        ));
         return Ok(http::empty(204));
     } else {
         return Ok(http::method_not_allowed("GET, PUT, PATCH, DELETE"));
@@ -374,4 +508,167 @@ fn search_all(
         start_index: params.start_index,
         resources,
     }))
+}
+
+/// The userName of a user or displayName of a group.
+fn subject_of(kind: Kind, attrs: &serde_json::Map<String, Value>) -> Option<String> {
+    let name = match kind {
+        Kind::User => "userName",
+        Kind::Group => "displayName",
+    };
+    attrs.get(name).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Names the subject of a create from its body, before it is validated, so a rejected create
+/// still says whom it was for.
+fn subject_from_body(kind: Kind, body: &Value, trace: &mut Trace) {
+    let name = match kind {
+        Kind::User => "userName",
+        Kind::Group => "displayName",
+    };
+    trace.subject = body
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+        .and_then(|(_, v)| v.as_str())
+        .map(|s| s.chars().take(256).collect());
+}
+
+fn describe_list(what: &str, params: &ListParams) -> String {
+    match &params.filter {
+        Some(f) => format!("{what} where {f}"),
+        None => what.to_string(),
+    }
+}
+
+fn list_summary(kind: Kind, params: &ListParams, page: &Page) -> String {
+    let noun = kind.endpoint().to_lowercase();
+    match &params.filter {
+        Some(f) => format!("looked up {noun} where {f}: {} found", page.total),
+        None => format!(
+            "listed {noun} {}-{} of {}",
+            page.start_index,
+            page.start_index + page.resources.len().saturating_sub(1),
+            page.total
+        ),
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Most member ids kept in one activity record.
+const MEMBER_IDS_RECORDED: usize = 50;
+
+/// Fills the summary and changed attributes of a write.
+fn describe_write(kind: Kind, verb: &str, out: &WriteOutcome, trace: &mut Trace) {
+    let before = out.before.as_ref().map(|b| &b.attrs);
+    let after = &out.after.attrs;
+    let name = subject_of(kind, after).unwrap_or_else(|| out.after.id.clone());
+    trace.subject = Some(name.clone());
+    trace.resource_id = Some(out.after.id.clone());
+    trace.changes = crate::activity::diff(before, Some(after));
+    let report = &out.members;
+    let ids = |v: &[String]| {
+        Some(json!(
+            v.iter().take(MEMBER_IDS_RECORDED).collect::<Vec<_>>()
+        ))
+    };
+    if !report.added.is_empty() {
+        trace.changes.push(Change {
+            attr: "members.added".into(),
+            old: None,
+            new: ids(&report.added),
+        });
+    }
+    if !report.removed.is_empty() {
+        trace.changes.push(Change {
+            attr: "members.removed".into(),
+            old: ids(&report.removed),
+            new: None,
+        });
+    }
+    if !report.unknown.is_empty() {
+        trace.changes.push(Change {
+            attr: "members.skipped".into(),
+            old: None,
+            new: ids(&report.unknown),
+        });
+    }
+    let active = |m: Option<&serde_json::Map<String, Value>>| {
+        m.and_then(|m| m.get("active")).and_then(Value::as_bool)
+    };
+    let mut parts = Vec::new();
+    match (kind, before) {
+        (Kind::User, None) => parts.push(format!("created user {name}")),
+        (Kind::User, Some(_))
+            if active(before) != Some(false) && active(Some(after)) == Some(false) =>
+        {
+            parts.push(format!("deactivated {name}"))
+        }
+        (Kind::User, Some(_))
+            if active(before) == Some(false) && active(Some(after)) != Some(false) =>
+        {
+            parts.push(format!("reactivated {name}"))
+        }
+        (Kind::Group, None) => parts.push(format!(
+            "created group {name} with {}",
+            plural(report.added.len(), "member", "members")
+        )),
+        (Kind::Group, Some(old)) => {
+            let old_name = old
+                .get("displayName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if old_name != name {
+                parts.push(format!("renamed group {old_name} to {name}"));
+            }
+            if !report.added.is_empty() {
+                parts.push(format!(
+                    "added {} to {name}",
+                    plural(report.added.len(), "member", "members")
+                ));
+            }
+            if !report.removed.is_empty() {
+                parts.push(format!(
+                    "removed {} from {name}",
+                    plural(report.removed.len(), "member", "members")
+                ));
+            }
+        }
+        _ => {}
+    }
+    if !report.unknown.is_empty() {
+        parts.push(format!(
+            "skipped {}",
+            plural(report.unknown.len(), "unknown id", "unknown ids")
+        ));
+    }
+    let attr_changes: Vec<&str> = trace
+        .changes
+        .iter()
+        .map(|c| c.attr.as_str())
+        .filter(|a| !a.starts_with("members.") && *a != "active" && *a != "displayName")
+        .collect();
+    if before.is_some() && parts.is_empty() {
+        if attr_changes.is_empty() && trace.changes.is_empty() {
+            parts.push(format!(
+                "{verb} {} {name}: no change",
+                kind.resource_type().to_lowercase()
+            ));
+        } else {
+            parts.push(format!(
+                "{verb} {} {name}: {}",
+                kind.resource_type().to_lowercase(),
+                attr_changes.join(", ")
+            ));
+        }
+    } else if before.is_some() && !attr_changes.is_empty() {
+        parts.push(format!("changed {}", attr_changes.join(", ")));
+    }
+    trace.summary = Some(parts.join(", "));
 }

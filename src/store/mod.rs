@@ -12,6 +12,8 @@
 //! | `x` org kind attr value id            | empty (secondary index)      |
 //! | `m` org group user                    | empty (membership)           |
 //! | `r` org user group                    | empty (reverse membership)   |
+//! | `a` org activity-id                   | activity record (JSON)       |
+//! | `A` activity-id                       | org (newest-first across all)|
 //!
 //! Single-record writes run in sled transactions. Writes that must first scan (deleting a user
 //! with its memberships, clearing a group, deleting an organization) hold the `structure` lock
@@ -299,6 +301,10 @@ impl Store {
             for k in self.scan_keys(&prefix(tag, &[id.as_bytes()]))? {
                 batch.remove(k);
             }
+        }
+        for k in self.scan_keys(&prefix(b'a', &[id.as_bytes()]))? {
+            batch.remove(key(b'A', &[last_part(&k).as_bytes()]));
+            batch.remove(k);
         }
         for key_record in self.list_keys(id)? {
             batch.remove(key(b'd', &[key_record.digest.as_bytes()]));
@@ -750,6 +756,99 @@ impl Store {
             t.insert(k.as_slice(), encode(&rec))?;
             Ok((rec, report))
         }))
+    }
+
+    // ----- activity -----
+
+    /// Appends activity records `(org, time-ordered id, JSON)` in one batch. Not flushed here:
+    /// activity is written off the request path and reaches disk with the next flush.
+    pub fn append_activity(&self, records: &[(String, String, Vec<u8>)]) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (org, id, json) in records {
+            batch.insert(key(b'a', &[org.as_bytes(), id.as_bytes()]), json.as_slice());
+            batch.insert(key(b'A', &[id.as_bytes()]), org.as_bytes());
+        }
+        self.inner.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// How many activity records an organization has.
+    pub fn activity_count(&self, org: &str) -> Result<usize> {
+        let mut n = 0;
+        for k in self
+            .inner
+            .tree
+            .scan_prefix(prefix(b'a', &[org.as_bytes()]))
+            .keys()
+        {
+            k?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Removes an organization's oldest activity records: all with ids below `before_id`, then
+    /// more until at most `keep` remain. Returns how many were removed.
+    pub fn trim_activity(&self, org: &str, before_id: &str, keep: usize) -> Result<usize> {
+        let total = self.activity_count(org)?;
+        let mut excess = total.saturating_sub(keep);
+        let mut batch = sled::Batch::default();
+        let mut removed = 0;
+        for k in self
+            .inner
+            .tree
+            .scan_prefix(prefix(b'a', &[org.as_bytes()]))
+            .keys()
+        {
+            let k = k?;
+            let id = last_part(&k);
+            if excess == 0 && id.as_str() >= before_id {
+                break;
+            }
+            batch.remove(key(b'A', &[id.as_bytes()]));
+            batch.remove(k);
+            excess = excess.saturating_sub(1);
+            removed += 1;
+        }
+        if removed > 0 {
+            self.inner.tree.apply_batch(batch)?;
+        }
+        Ok(removed)
+    }
+
+    /// Activity records newest first (of one organization, or of all), until `f` returns false.
+    pub fn recent_activity(
+        &self,
+        org: Option<&str>,
+        mut f: impl FnMut(&[u8]) -> bool,
+    ) -> Result<()> {
+        match org {
+            Some(org) => {
+                for item in self
+                    .inner
+                    .tree
+                    .scan_prefix(prefix(b'a', &[org.as_bytes()]))
+                    .rev()
+                {
+                    let (_, v) = item?;
+                    if !f(&v) {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for item in self.inner.tree.scan_prefix([b'A', SEP]).rev() {
+                    let (k, org) = item?;
+                    let id = last_part(&k);
+                    if let Some(v) = self.inner.tree.get(key(b'a', &[&org, id.as_bytes()]))?
+                        && !f(&v)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every key of the store as (tag, parts) for consistency checks: raw access for `check`.
