@@ -216,7 +216,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.global.json;
     runtime.block_on(async move {
         match cli.command {
-            None => crate::server::run_cli(config, false, json).await,
+            None => crate::tui::run(config).await,
             Some(Command::Serve { log_activity }) => {
                 crate::server::run_cli(config, log_activity, json).await
             }

@@ -10,6 +10,7 @@ pub mod directory;
 pub mod scim;
 pub mod server;
 pub mod store;
+pub mod tui;
 pub mod util;
 
 pub use store::now;

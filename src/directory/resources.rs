@@ -762,6 +762,28 @@ impl Directory {
     pub fn list_limits(&self) -> Limits {
         self.limits()
     }
+
+    /// Every id of one kind in list order (keys only; cheap enough to hold for 100,000 users).
+    pub fn resource_ids(&self, org: &str, kind: Kind) -> Result<Vec<String>, ScimError> {
+        self.store().resource_ids(org, kind).map_err(internal)
+    }
+
+    pub fn count_resources(&self, org: &str, kind: Kind) -> Result<usize, ScimError> {
+        self.store().count_resources(org, kind).map_err(internal)
+    }
+
+    /// A page of a group's member ids.
+    pub fn members_page(
+        &self,
+        org: &str,
+        group: &str,
+        skip: usize,
+        take: usize,
+    ) -> Result<Vec<String>, ScimError> {
+        self.store()
+            .members(org, group, skip, take)
+            .map_err(internal)
+    }
 }
 
 /// Rewrites `type eq "work" and value eq "x"` (inside `emails[...]`) into `emails.value eq "x"`

@@ -1,0 +1,152 @@
+//! One organization: SCIM switch, base URL, warnings, domains and keys.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
+
+use super::{ACCENT, BAD, GOOD, WARN, ago, bold, fit, selected_style};
+use crate::tui::app::{App, OrgPane};
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> usize {
+    let Some(v) = &app.org else {
+        frame.render_widget(Paragraph::new("no organization selected"), area);
+        return 0;
+    };
+    let warnings = v.warnings();
+    let [head, warn_area, panes] = Layout::vertical([
+        Constraint::Length(4),
+        Constraint::Length(warnings.len() as u16 + if warnings.is_empty() { 0 } else { 2 }),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    let scim = if v.org.scim_enabled {
+        Span::styled("SCIM on", bold().fg(GOOD))
+    } else {
+        Span::styled("SCIM off", bold().fg(BAD))
+    };
+    let head_text = vec![
+        Line::from(vec![
+            Span::styled(v.org.name.clone(), bold()),
+            Span::raw(format!("  ({})  ", v.org.id)),
+            scim,
+        ]),
+        Line::from(vec![
+            Span::raw("SCIM base URL: "),
+            Span::styled(v.url.clone(), Style::default().fg(ACCENT)),
+        ]),
+    ];
+    frame.render_widget(
+        Paragraph::new(head_text).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Organization "),
+        ),
+        head,
+    );
+    if !warnings.is_empty() {
+        let lines: Vec<Line> = warnings
+            .iter()
+            .map(|w| Line::from(Span::styled(format!("! {w}"), Style::default().fg(WARN))))
+            .collect();
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .block(Block::default().borders(Borders::ALL).title(" Warnings ")),
+            warn_area,
+        );
+    }
+    let [domains_area, keys_area] =
+        Layout::horizontal([Constraint::Percentage(35), Constraint::Percentage(65)]).areas(panes);
+    let focus = |p: OrgPane| {
+        if v.pane == p {
+            bold().fg(ACCENT)
+        } else {
+            Style::default()
+        }
+    };
+
+    let domain_items: Vec<ListItem> = if v.org.domains.is_empty() {
+        vec![ListItem::new("(none: press a to add)")]
+    } else {
+        v.org
+            .domains
+            .iter()
+            .map(|d| {
+                ListItem::new(if d == "*" {
+                    "* (any domain: testing only)".to_string()
+                } else {
+                    d.clone()
+                })
+            })
+            .collect()
+    };
+    let mut ds = ListState::default();
+    if v.pane == OrgPane::Domains && !v.org.domains.is_empty() {
+        ds.select(Some(v.domain_sel));
+    }
+    frame.render_stateful_widget(
+        List::new(domain_items)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(Span::styled(" Domains ", focus(OrgPane::Domains))),
+            )
+            .highlight_style(selected_style())
+            .highlight_symbol("> "),
+        domains_area,
+        &mut ds,
+    );
+
+    let now = crate::store::now();
+    let width = keys_area.width.saturating_sub(4) as usize;
+    let key_items: Vec<ListItem> = if v.keys.is_empty() {
+        vec![ListItem::new("(none: press i to issue one)")]
+    } else {
+        v.keys
+            .iter()
+            .map(|k| {
+                let state = match k.revoked {
+                    Some(_) => Span::styled("revoked ", Style::default().fg(BAD)),
+                    None => Span::styled("active  ", Style::default().fg(GOOD)),
+                };
+                let used = k
+                    .last_used
+                    .map(|t| format!("used {}", ago(t, now)))
+                    .unwrap_or_else(|| "never used".into());
+                let revoked = k
+                    .revoked
+                    .map(|t| format!(", revoked {}", ago(t, now)))
+                    .unwrap_or_default();
+                let text = fit(
+                    &format!(
+                        "{} {}  created {}, {used}{revoked}",
+                        k.id,
+                        k.name,
+                        ago(k.created, now)
+                    ),
+                    width.saturating_sub(10),
+                );
+                ListItem::new(Line::from(vec![state, Span::raw(text)]))
+            })
+            .collect()
+    };
+    let mut ks = ListState::default();
+    if v.pane == OrgPane::Keys && !v.keys.is_empty() {
+        ks.select(Some(v.key_sel));
+    }
+    frame.render_stateful_widget(
+        List::new(key_items)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(Span::styled(" Keys ", focus(OrgPane::Keys))),
+            )
+            .highlight_style(selected_style())
+            .highlight_symbol("> "),
+        keys_area,
+        &mut ks,
+    );
+    panes.height.saturating_sub(2) as usize
+}

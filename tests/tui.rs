@@ -1,0 +1,486 @@
+//! The dashboard as a person uses it: key sequences change the store through the directory, and
+//! every screen and dialog renders (TestBackend + insta snapshots, text only; colours are
+//! checked on the buffer where they carry meaning).
+
+use std::sync::Arc;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use scimdesk::activity::{ActivityEvent, Change, Idp};
+use scimdesk::config::Config;
+use scimdesk::directory::Directory;
+use scimdesk::store::Kind;
+use scimdesk::tui::app::{Action, App, Dialog, Screen};
+use serde_json::json;
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    app: App,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = Config::for_data_dir(&tmp.path().join("store"));
+    config.store.cache_capacity = 8 << 20;
+    config.server.public_url = "https://scim.example.com".into();
+    let dir = Directory::open(config).unwrap();
+    Fixture {
+        app: App::new(dir, "127.0.0.1:8080".into()),
+        _tmp: tmp,
+    }
+}
+
+/// Presses keys: plain characters, or `<Enter>`, `<Tab>`, `<Esc>`, `<Down>`, `<Up>`, `<BS>`.
+async fn press(app: &mut App, keys: &str) {
+    let mut rest = keys;
+    while !rest.is_empty() {
+        let (code, len) = if let Some(end) = rest.strip_prefix('<').and_then(|r| r.find('>')) {
+            let name = &rest[1..=end];
+            let code = match name {
+                "Enter" => KeyCode::Enter,
+                "Tab" => KeyCode::Tab,
+                "Esc" => KeyCode::Esc,
+                "Down" => KeyCode::Down,
+                "Up" => KeyCode::Up,
+                "BS" => KeyCode::Backspace,
+                "PgDn" => KeyCode::PageDown,
+                other => panic!("unknown key {other}"),
+            };
+            (code, end + 2)
+        } else {
+            let c = rest.chars().next().unwrap();
+            (KeyCode::Char(c), c.len_utf8())
+        };
+        rest = &rest[len..];
+        if let Some(action) = app.handle_key(KeyEvent::new(code, KeyModifiers::NONE)) {
+            app.update(action).await;
+        }
+    }
+}
+
+/// Renders the app and returns the screen's text.
+fn render(app: &mut App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let mut rows = 0;
+    terminal
+        .draw(|f| rows = scimdesk::tui::screens::draw(f, app))
+        .unwrap();
+    if rows != app.page_size && rows > 0 {
+        app.page_size = rows;
+        app.load_rows();
+        terminal
+            .draw(|f| rows = scimdesk::tui::screens::draw(f, app))
+            .unwrap();
+    }
+    let buffer = terminal.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Snapshots with times, ids and secrets replaced by placeholders.
+macro_rules! snapshot {
+    ($name:expr, $text:expr) => {
+        insta::with_settings!({filters => vec![
+            (r"scimdesk_[A-Za-z0-9_-]{43}", "scimdesk_[secret]"),
+            (r"key_[0-9a-f]{12}", "key_[id]"),
+            (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
+            (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", "[rfc3339]"),
+            (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", "[time]"),
+            (r"\d+[smhd] ago", "[ago]"),
+            (r"\d+\.\d req/s", "[rate]"),
+            (r"\d{2}:\d{2}:\d{2}", "[clock]"),
+        ]}, {
+            insta::assert_snapshot!($name, $text);
+        });
+    };
+}
+
+fn event(org: &str, status: u16, summary: &str, minute_offset: i64) -> Arc<ActivityEvent> {
+    // Relative to now, so the per-minute chart is the same whenever the test runs.
+    let time = scimdesk::store::now() - time::Duration::minutes(2 - minute_offset);
+    Arc::new(ActivityEvent {
+        id: format!("{minute_offset:08}"),
+        time,
+        org: org.into(),
+        key_id: Some("key_0123456789ab".into()),
+        idp: if status >= 400 { Idp::Entra } else { Idp::Okta },
+        method: if summary.starts_with("created") {
+            "POST".into()
+        } else {
+            "PATCH".into()
+        },
+        path: format!("/scim/v2/{org}/Users"),
+        resource_type: Some("User".into()),
+        resource_id: Some("2819c223-7f76-453a-919d-413861904646".into()),
+        subject: Some("alice@acme.com".into()),
+        status,
+        latency_us: 2_345,
+        summary: summary.into(),
+        changes: vec![Change {
+            attr: "active".into(),
+            old: Some(json!(true)),
+            new: Some(json!(false)),
+        }],
+    })
+}
+
+async fn with_orgs(app: &mut App) {
+    app.dir.create_org("acme", "Acme Corp").await.unwrap();
+    app.dir.add_domain("acme", "acme.com").await.unwrap();
+    app.dir.add_domain("acme", "*").await.unwrap();
+    app.dir.set_scim_enabled("acme", true).await.unwrap();
+    app.dir.issue_key("acme", Some("okta")).await.unwrap();
+    let old = app.dir.issue_key("acme", Some("old")).await.unwrap();
+    app.dir.revoke_key("acme", &old.key.id).await.unwrap();
+    app.dir.create_org("globex", "Globex").await.unwrap();
+    app.refresh_orgs();
+}
+
+#[tokio::test]
+async fn organizations_screen() {
+    let mut f = fixture();
+    snapshot!("orgs_empty", render(&mut f.app, 100, 30));
+    with_orgs(&mut f.app).await;
+    snapshot!("orgs_table", render(&mut f.app, 100, 30));
+    snapshot!("orgs_table_80x24", render(&mut f.app, 80, 24));
+    // SCIM state reads without colour ("on"/"off") and is coloured too.
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    terminal
+        .draw(|fr| {
+            scimdesk::tui::screens::draw(fr, &f.app);
+        })
+        .unwrap();
+    let buf = terminal.backend().buffer();
+    let on = (0..100)
+        .flat_map(|x| (0..30).map(move |y| (x, y)))
+        .find(|&(x, y)| {
+            buf[(x, y)].symbol() == "o"
+                && buf[(x + 1, y)].symbol() == "n"
+                && buf[(x + 2, y)].symbol() == " "
+                && y == 3
+        });
+    let (x, y) = on.expect("'on' in the acme row");
+    assert_eq!(buf[(x, y)].fg, ratatui::style::Color::Green);
+}
+
+#[tokio::test]
+async fn creating_an_organization_by_keys() {
+    let mut f = fixture();
+    press(&mut f.app, "n").await;
+    snapshot!("dialog_new_org", render(&mut f.app, 100, 30));
+    press(&mut f.app, "Bad Id<Tab>Acme<Enter>").await;
+    // The mistake is shown inline and nothing is stored.
+    snapshot!("dialog_new_org_error", render(&mut f.app, 100, 30));
+    assert!(f.app.dir.list_orgs().unwrap().is_empty());
+    // Back to the id field: erase it and type a good one.
+    press(&mut f.app, "<Tab><BS><BS><BS><BS><BS><BS>acme<Enter>").await;
+    let org = f.app.dir.get_org("acme").unwrap();
+    assert!(f.app.dialog.is_none(), "{:?}", f.app.dialog);
+    assert_eq!(org.name, "Acme");
+    assert!(f.app.status.as_ref().unwrap().0.contains("saved"));
+}
+
+#[tokio::test]
+async fn organization_screen_toggles_domains_and_keys() {
+    let mut f = fixture();
+    f.app.dir.create_org("acme", "Acme Corp").await.unwrap();
+    f.app.refresh_orgs();
+    press(&mut f.app, "<Enter>").await;
+    assert_eq!(f.app.screen(), Screen::Org);
+    snapshot!("org_new_scim_off", render(&mut f.app, 100, 30));
+    press(&mut f.app, "s").await;
+    assert!(f.app.dir.get_org("acme").unwrap().scim_enabled);
+    // SCIM on, no domain, no key: two warnings in plain words.
+    let text = render(&mut f.app, 100, 30);
+    assert!(text.contains("no domains are set"), "{text}");
+    assert!(text.contains("no active key"), "{text}");
+    snapshot!("org_warnings", text);
+    // A bad domain is refused inline; a good one is stored lowercased.
+    press(&mut f.app, "a").await;
+    press(&mut f.app, "not a domain<Enter>").await;
+    snapshot!("dialog_add_domain_error", render(&mut f.app, 100, 30));
+    press(&mut f.app, "<Esc>a").await;
+    press(&mut f.app, "Acme.COM<Enter>").await;
+    assert_eq!(f.app.dir.get_org("acme").unwrap().domains, ["acme.com"]);
+    // Issue a key: the secret dialog, and only the digest is stored.
+    press(&mut f.app, "i").await;
+    press(&mut f.app, "okta<Enter>").await;
+    let Some(Dialog::Secret { secret, url, .. }) = f.app.dialog.clone() else {
+        panic!("no secret dialog")
+    };
+    assert_eq!(url, "https://scim.example.com/scim/v2/acme");
+    assert!(f.app.dir.authenticate("acme", &secret).unwrap().is_some());
+    let text = render(&mut f.app, 100, 30);
+    assert!(
+        text.contains(&secret) && text.contains("will not be shown again"),
+        "{text}"
+    );
+    snapshot!("dialog_secret", text);
+    press(&mut f.app, "c").await;
+    assert_eq!(f.app.clipboard.as_deref(), Some(secret.as_str()));
+    press(&mut f.app, "<Enter>").await;
+    assert!(f.app.dialog.is_none());
+    snapshot!("org_ready", render(&mut f.app, 100, 30));
+    snapshot!("org_ready_80x24", render(&mut f.app, 80, 24));
+    // Revoke with confirmation: Esc keeps it, Enter revokes.
+    press(&mut f.app, "<Tab>x").await;
+    snapshot!("dialog_revoke", render(&mut f.app, 100, 30));
+    press(&mut f.app, "<Esc>").await;
+    assert!(f.app.dir.list_keys("acme").unwrap()[0].is_active());
+    press(&mut f.app, "x<Enter>").await;
+    assert!(!f.app.dir.list_keys("acme").unwrap()[0].is_active());
+    assert!(f.app.dir.authenticate("acme", &secret).unwrap().is_none());
+    // Remove the domain.
+    press(&mut f.app, "<Tab>x<Enter>").await;
+    assert!(f.app.dir.get_org("acme").unwrap().domains.is_empty());
+    // Copy the URL.
+    press(&mut f.app, "c").await;
+    assert_eq!(
+        f.app.clipboard.as_deref(),
+        Some("https://scim.example.com/scim/v2/acme")
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_organization_needs_its_id_typed() {
+    let mut f = fixture();
+    with_orgs(&mut f.app).await;
+    press(&mut f.app, "d").await;
+    snapshot!("dialog_delete_org", render(&mut f.app, 100, 30));
+    press(&mut f.app, "acm<Enter>").await;
+    assert!(
+        f.app.dir.get_org("acme").is_ok(),
+        "deleted without the exact id"
+    );
+    press(&mut f.app, "e<Enter>").await;
+    assert!(f.app.dir.get_org("acme").is_err());
+    assert_eq!(f.app.orgs.len(), 1);
+    // Renaming.
+    press(&mut f.app, "r").await;
+    if let Some(Dialog::Input { fields, .. }) = f.app.dialog.as_mut() {
+        fields[0].value.clear();
+    }
+    press(&mut f.app, "Globex Inc<Enter>").await;
+    assert_eq!(f.app.dir.get_org("globex").unwrap().name, "Globex Inc");
+}
+
+async fn with_directory(app: &mut App) {
+    let org = app.dir.get_org("acme").unwrap();
+    let mut ids = Vec::new();
+    for (i, name) in ["alice", "bob", "carol"].iter().enumerate() {
+        let out = app
+            .dir
+            .create_resource(&org, Kind::User, &json!({"userName": format!("{name}@acme.com"), "name": {"givenName": name, "familyName": "Example"}, "externalId": format!("ext{i}")}))
+            .await
+            .unwrap();
+        ids.push(out.after.id);
+    }
+    let members: Vec<serde_json::Value> = ids.iter().map(|i| json!({"value": i})).collect();
+    app.dir
+        .create_resource(
+            &org,
+            Kind::Group,
+            &json!({"displayName": "Engineering", "members": members}),
+        )
+        .await
+        .unwrap();
+    let ops = scimdesk::scim::patch::parse_request(
+        &json!({"Operations": [{"op": "replace", "value": {"active": false}}]}),
+    )
+    .unwrap();
+    app.dir
+        .patch_resource(&org, Kind::User, &ids[1], &ops, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn directory_search_and_details() {
+    let mut f = fixture();
+    with_orgs(&mut f.app).await;
+    press(&mut f.app, "<Enter>").await;
+    press(&mut f.app, "u").await;
+    snapshot!("directory_users_empty", render(&mut f.app, 100, 30));
+    press(&mut f.app, "<Esc>").await;
+    with_directory(&mut f.app).await;
+    press(&mut f.app, "u").await;
+    snapshot!("directory_users", render(&mut f.app, 100, 30));
+    press(&mut f.app, "/").await;
+    press(&mut f.app, "car<Enter>").await;
+    let text = render(&mut f.app, 100, 30);
+    assert!(
+        text.contains("carol@acme.com") && !text.contains("alice@acme.com"),
+        "{text}"
+    );
+    press(&mut f.app, "/").await;
+    if let Some(Dialog::Input { fields, .. }) = f.app.dialog.as_mut() {
+        fields[0].value = "active eq false".into();
+    }
+    press(&mut f.app, "<Enter>").await;
+    let text = render(&mut f.app, 100, 30);
+    assert!(
+        text.contains("bob@acme.com")
+            && text.contains("inactive")
+            && !text.contains("carol@acme.com"),
+        "{text}"
+    );
+    press(&mut f.app, "/").await;
+    if let Some(Dialog::Input { fields, .. }) = f.app.dialog.as_mut() {
+        fields[0].value = "userName eq".into();
+    }
+    press(&mut f.app, "<Enter>").await;
+    assert!(
+        matches!(&f.app.dialog, Some(Dialog::Input { error: Some(_), .. })),
+        "a bad filter is an inline error"
+    );
+    press(&mut f.app, "<Esc>/").await;
+    if let Some(Dialog::Input { fields, .. }) = f.app.dialog.as_mut() {
+        fields[0].value.clear();
+    }
+    press(&mut f.app, "<Enter><Down><Enter>").await;
+    assert_eq!(f.app.screen(), Screen::Detail);
+    snapshot!("user_detail", render(&mut f.app, 100, 30));
+    press(&mut f.app, "<Esc><Tab>").await;
+    snapshot!("directory_groups", render(&mut f.app, 100, 30));
+    press(&mut f.app, "<Enter>").await;
+    let text = render(&mut f.app, 100, 40);
+    assert!(
+        text.contains("members: 3") && text.contains("alice@acme.com"),
+        "{text}"
+    );
+    snapshot!("group_detail", text);
+}
+
+#[tokio::test]
+async fn activity_feed_pause_errors_and_detail() {
+    let mut f = fixture();
+    with_orgs(&mut f.app).await;
+    press(&mut f.app, "2").await;
+    assert_eq!(f.app.screen(), Screen::Activity);
+    snapshot!("activity_empty", render(&mut f.app, 100, 30));
+    f.app
+        .on_activity(event("acme", 201, "created user alice@acme.com", 0));
+    f.app
+        .on_activity(event("acme", 200, "deactivated alice@acme.com", 1));
+    f.app.on_activity(event(
+        "globex",
+        400,
+        "rejected: eve@evil.com is outside the organization's SCIM domains",
+        2,
+    ));
+    snapshot!("activity_feed", render(&mut f.app, 120, 30));
+    snapshot!("activity_feed_80x24", render(&mut f.app, 80, 24));
+    press(&mut f.app, "e").await;
+    let text = render(&mut f.app, 100, 30);
+    assert!(
+        text.contains("eve@evil.com") && !text.contains("created user"),
+        "{text}"
+    );
+    press(&mut f.app, "e").await;
+    // Paused: new events are held, then shown on resume.
+    press(&mut f.app, "p").await;
+    f.app
+        .on_activity(event("acme", 200, "updated user alice@acme.com: title", 3));
+    let text = render(&mut f.app, 100, 30);
+    assert!(
+        text.contains("PAUSED (1 new held)") && !text.contains("title"),
+        "{text}"
+    );
+    snapshot!("activity_paused", text);
+    press(&mut f.app, "p").await;
+    assert!(render(&mut f.app, 100, 30).contains("updated user alice@acme.com: title"));
+    press(&mut f.app, "<Down><Down><Enter>").await;
+    assert_eq!(f.app.screen(), Screen::ActivityDetail);
+    snapshot!("activity_detail", render(&mut f.app, 100, 30));
+    // Activity of one organization from the organizations screen.
+    press(&mut f.app, "1l").await;
+    let text = render(&mut f.app, 120, 30);
+    assert!(
+        text.contains("Activity: acme") && !text.contains("eve@evil.com"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn rejected_requests_warn_on_the_organization_screen() {
+    let mut f = fixture();
+    with_orgs(&mut f.app).await;
+    let mut e = (*event(
+        "acme",
+        400,
+        "rejected: x@evil.com is outside the organization's SCIM domains",
+        0,
+    ))
+    .clone();
+    e.time = scimdesk::store::now();
+    e.id = scimdesk::directory::rules::new_resource_id();
+    f.app.dir.activity().record(e);
+    f.app.dir.activity().close();
+    press(&mut f.app, "<Enter>").await;
+    let text = render(&mut f.app, 100, 30);
+    assert!(
+        text.contains("1 IdP request was rejected in the last hour"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn help_and_quitting() {
+    let mut f = fixture();
+    press(&mut f.app, "?").await;
+    assert_eq!(f.app.dialog, Some(Dialog::Help));
+    snapshot!("help", render(&mut f.app, 100, 30));
+    snapshot!("help_80x24", render(&mut f.app, 80, 24));
+    press(&mut f.app, "<Esc>").await;
+    assert!(f.app.dialog.is_none() && !f.app.quit);
+    press(&mut f.app, "<Esc>").await;
+    assert!(f.app.quit, "Esc at the top quits");
+    let mut f = fixture();
+    with_orgs(&mut f.app).await;
+    press(&mut f.app, "<Enter>").await;
+    press(&mut f.app, "<Esc>").await;
+    assert_eq!(f.app.screen(), Screen::Orgs);
+    assert!(!f.app.quit);
+    press(&mut f.app, "q").await;
+    assert!(f.app.quit);
+    assert_eq!(
+        f.app
+            .handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        Some(Action::Quit)
+    );
+}
+
+#[tokio::test]
+async fn a_large_directory_loads_only_the_visible_rows() {
+    let mut f = fixture();
+    with_orgs(&mut f.app).await;
+    let org = f.app.dir.get_org("acme").unwrap();
+    for i in 0..300 {
+        f.app
+            .dir
+            .create_resource(
+                &org,
+                Kind::User,
+                &json!({"userName": format!("u{i:04}@acme.com")}),
+            )
+            .await
+            .unwrap();
+    }
+    press(&mut f.app, "<Enter>u").await;
+    render(&mut f.app, 100, 30);
+    let view = f.app.directory.as_ref().unwrap();
+    assert_eq!(view.ids.len(), 300);
+    assert!(view.rows.len() <= 30, "loaded {} rows", view.rows.len());
+    press(&mut f.app, "G").await;
+    let text = render(&mut f.app, 100, 30);
+    assert!(text.contains("u0299@acme.com"), "{text}");
+    assert!(text.contains("of 300"), "{text}");
+}
