@@ -166,3 +166,16 @@ fn acknowledged_writes_survive_sigkill() {
     send_signal(child.id(), "TERM");
     wait(&mut child);
 }
+
+#[test]
+fn the_dashboard_without_a_terminal_says_so() {
+    let s = Setup::new("127.0.0.1:0");
+    let out = s.cmd().stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("needs a terminal") && err.contains("scimdesk serve"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1);
+}

@@ -1,0 +1,194 @@
+//! End to end, as a person: the real binary in tmux, driven by key presses; the secret and URL
+//! are read off the screen and used by a real SCIM client; the user shows up in the live
+//! activity feed and in the directory.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").args(args).output().expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.run(&["send-keys", "-t", &self.session, k]);
+        }
+    }
+
+    fn text(&self, text: &str) {
+        self.run(&["send-keys", "-t", &self.session, "-l", text]);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", &self.session])
+    }
+
+    /// Waits until the screen shows `needle`; returns the screen.
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} never appeared; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.session])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+#[test]
+fn provision_a_user_through_the_dashboard() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!(
+            "SKIPPED: tmux is not installed; install it to run the dashboard end-to-end test"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = tmp.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = 8\n"),
+    )
+    .unwrap();
+    let tmux = Tmux {
+        session: format!("scimdesk-e2e-{}", std::process::id()),
+    };
+    let command = format!(
+        "{} --config {}",
+        env!("CARGO_BIN_EXE_scimdesk"),
+        config.display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        &tmux.session,
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &command,
+    ]);
+    tmux.wait_for("No organizations yet");
+
+    // Create the organization.
+    tmux.keys(&["n"]);
+    tmux.wait_for("New organization");
+    tmux.text("acme");
+    tmux.keys(&["Tab"]);
+    tmux.text("Acme Corp");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("created organization acme");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("SCIM base URL");
+    // Add a domain, turn SCIM on, issue a key.
+    tmux.keys(&["a"]);
+    tmux.wait_for("Add a SCIM domain");
+    tmux.text("acme.com");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("added domain acme.com");
+    tmux.keys(&["s"]);
+    tmux.wait_for("SCIM is now on");
+    tmux.keys(&["i"]);
+    tmux.wait_for("Issue a SCIM key");
+    tmux.text("okta");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("will not be shown again");
+    let secret = screen
+        .split_whitespace()
+        .map(|w| w.trim_matches('│'))
+        .find(|w| w.starts_with("scimdesk_"))
+        .unwrap_or_else(|| panic!("no secret on screen:\n{screen}"))
+        .to_string();
+    let url = screen
+        .split_whitespace()
+        .map(|w| w.trim_matches('│'))
+        .find(|w| w.starts_with("http://") && w.contains("/scim/v2/"))
+        .unwrap_or_else(|| panic!("no URL on screen:\n{screen}"))
+        .to_string();
+    assert_eq!(url, format!("http://127.0.0.1:{port}/scim/v2/acme"));
+    tmux.keys(&["Escape"]);
+
+    // A real SCIM create with what was read off the screen.
+    let client = common::Client {
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        base: url
+            .trim_start_matches(&format!("http://127.0.0.1:{port}"))
+            .to_string(),
+        auth: Some(format!("Bearer {secret}")),
+    };
+    let created = client.send(
+        "POST",
+        "/Users",
+        Some(br#"{"userName": "alice@acme.com", "name": {"givenName": "Alice", "familyName": "Smith"}}"#),
+        &[("Content-Type", "application/scim+json"), ("User-Agent", "Okta SCIM Client 1.0.0")],
+    );
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+
+    // The live feed shows it, then the directory.
+    tmux.keys(&["l"]);
+    let screen = tmux.wait_for("created user alice@acme.com");
+    assert!(screen.contains("201"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("SCIM base URL");
+    tmux.keys(&["u"]);
+    let screen = tmux.wait_for("alice@acme.com");
+    assert!(screen.contains("Alice Smith"), "{screen}");
+
+    // q quits and the store is released.
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!tmux.alive(), "the dashboard did not quit");
+    let out = Command::new(env!("CARGO_BIN_EXE_scimdesk"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "activity",
+            "--org",
+            "acme",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created user alice@acme.com"));
+}
