@@ -18,6 +18,8 @@ pub struct Config {
 
 #[derive(Debug, Clone)]
 pub struct ActivityConfig {
+    /// Whether requests are recorded at all.
+    pub enabled: bool,
     /// Records older than this are removed.
     pub max_age: time::Duration,
     /// At most this many records are kept per organization (the oldest go first).
@@ -69,6 +71,7 @@ struct RawConfig {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawActivity {
+    enabled: Option<bool>,
     max_age_days: Option<u64>,
     max_records_per_org: Option<u64>,
 }
@@ -145,6 +148,7 @@ impl Config {
         )?;
         Ok(Config {
             activity: ActivityConfig {
+                enabled: raw.activity.enabled.unwrap_or(true),
                 max_age: time::Duration::days(max_age_days.min(36_500) as i64),
                 max_records_per_org: max_records as usize,
             },

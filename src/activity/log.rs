@@ -24,6 +24,15 @@ pub struct Retention {
     pub max_per_org: usize,
 }
 
+impl Retention {
+    pub fn from_config(c: &crate::config::ActivityConfig) -> Retention {
+        Retention {
+            max_age: c.max_age,
+            max_per_org: c.max_records_per_org,
+        }
+    }
+}
+
 /// Events queued for storage before new ones are dropped.
 const QUEUE: usize = 65_536;
 /// Events the live feed buffers per subscriber before a slow one starts missing them.
@@ -39,6 +48,7 @@ pub struct ActivityLog {
     dropped: AtomicU64,
     writer: Mutex<Option<JoinHandle<()>>>,
     store: Store,
+    enabled: bool,
 }
 
 impl ActivityLog {
@@ -56,11 +66,32 @@ impl ActivityLog {
             dropped: AtomicU64::new(0),
             writer: Mutex::new(Some(writer)),
             store,
+            enabled: true,
         })
+    }
+
+    /// A log that records nothing (`[activity] enabled = false`); queries still read the store.
+    pub fn disabled(store: Store) -> ActivityLog {
+        let (live, _) = broadcast::channel(1);
+        ActivityLog {
+            queue: Mutex::new(None),
+            live,
+            dropped: AtomicU64::new(0),
+            writer: Mutex::new(None),
+            store,
+            enabled: false,
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
     }
 
     /// Publishes and queues one event. Never blocks and never fails the caller.
     pub fn record(&self, event: ActivityEvent) {
+        if !self.enabled {
+            return;
+        }
         let event = Arc::new(event);
         // No subscribers is not an error.
         let _ = self.live.send(event.clone());

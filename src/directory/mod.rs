@@ -71,12 +71,12 @@ impl Directory {
     /// Opens the store named by the configuration.
     pub fn open(config: Config) -> Result<Directory> {
         let store = Store::open(&config.store.data_dir, config.store.cache_capacity)?;
-        let retention = Retention {
-            max_age: config.activity.max_age,
-            max_per_org: config.activity.max_records_per_org,
+        let activity = if config.activity.enabled {
+            ActivityLog::start(store.clone(), Retention::from_config(&config.activity))
+                .map_err(|e| DirError::Store(StoreError::Sled(e.into())))?
+        } else {
+            ActivityLog::disabled(store.clone())
         };
-        let activity = ActivityLog::start(store.clone(), retention)
-            .map_err(|e| DirError::Store(StoreError::Sled(e.into())))?;
         Ok(Directory {
             store,
             config: Arc::new(config),

@@ -61,7 +61,9 @@ where
         Ok(reply) => (reply, None),
         Err(e) => (http::error(&e), Some(e)),
     };
-    if let Some(org) = trace.org.take() {
+    if let Some(org) = trace.org.take()
+        && state.dir.activity().is_enabled()
+    {
         record(
             &state,
             &req,

@@ -758,6 +758,13 @@ impl Store {
         }))
     }
 
+    /// Writes a value under a scratch key outside every organization (tag `z`). Used by the
+    /// benchmark to measure the durable-write ceiling through the same group commit.
+    pub fn put_scratch(&self, name: &[u8], value: &[u8]) -> Result<()> {
+        self.inner.tree.insert(key(b'z', &[name]), value)?;
+        Ok(())
+    }
+
     // ----- activity -----
 
     /// Appends activity records `(org, time-ordered id, JSON)` in one batch. Not flushed here:
