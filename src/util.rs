@@ -17,13 +17,26 @@ pub fn display_time(t: OffsetDateTime) -> String {
     )
 }
 
-/// RFC 3339 with millisecond precision, as SCIM `meta` dates are written.
+/// RFC 3339 in UTC with exactly three fractional digits, as SCIM `meta` dates are written.
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t
-        .to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
-        .unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_default()
+    const FORMAT: &[time::format_description::FormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_always_has_milliseconds() {
+        let t = time::macros::datetime!(2026-11-30 06:34:27.4 +01:00);
+        assert_eq!(rfc3339(t), "2026-11-30T05:34:27.400Z");
+        assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
+    }
 }
 
 /// Parses an RFC 3339 instant.

@@ -39,6 +39,8 @@ const QUEUE: usize = 65_536;
 const LIVE: usize = 4_096;
 /// Most events written in one batch.
 const BATCH: usize = 2_048;
+/// How long the writer gathers records before storing a batch.
+const GATHER: Duration = Duration::from_millis(50);
 /// How often age-based retention runs.
 const AGE_SWEEP: Duration = Duration::from_secs(30);
 
@@ -182,8 +184,15 @@ fn write_loop(store: Store, rx: Receiver<ActivityEvent>, retention: Retention) {
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
         batch.extend(first);
-        while batch.len() < BATCH {
-            match rx.try_recv() {
+        // Gather for a moment: every stored batch costs sled an IO-buffer roll, so a busy IdP
+        // is written in a few large batches a second rather than one per request.
+        let gather_until = Instant::now() + GATHER;
+        while !batch.is_empty() && batch.len() < BATCH {
+            let left = gather_until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match rx.recv_timeout(left) {
                 Ok(e) => batch.push(e),
                 Err(_) => break,
             }
@@ -297,17 +306,19 @@ mod tests {
 
     fn org(store: &Store, id: &str) {
         let now = crate::store::now();
-        store
-            .create_org(&crate::store::Organization {
-                id: id.into(),
-                name: id.into(),
-                scim_enabled: true,
-                domains: vec![],
-                created: now,
-                updated: now,
-            })
-            .unwrap()
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
             .unwrap();
+        rt.block_on(store.create_org(&crate::store::Organization {
+            id: id.into(),
+            name: id.into(),
+            scim_enabled: true,
+            domains: vec![],
+            created: now,
+            updated: now,
+        }))
+        .unwrap()
+        .unwrap();
     }
 
     fn wait_until(mut f: impl FnMut() -> bool) {

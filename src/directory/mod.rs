@@ -121,16 +121,12 @@ impl Directory {
             created: now,
             updated: now,
         };
-        match self.store.create_org(&org)? {
-            Ok(()) => {}
-            Err(_) => {
-                return Err(DirError::Conflict(format!(
-                    "an organization with id {id:?} already exists"
-                )));
-            }
+        match self.store.create_org(&org).await? {
+            Ok(()) => Ok(org),
+            Err(_) => Err(DirError::Conflict(format!(
+                "an organization with id {id:?} already exists"
+            ))),
         }
-        self.durable().await?;
-        Ok(org)
     }
 
     pub fn get_org(&self, id: &str) -> Result<Organization> {
@@ -144,25 +140,27 @@ impl Directory {
     async fn update_org(
         &self,
         id: &str,
-        f: impl Fn(Organization) -> Result<Organization, String>,
+        f: impl Fn(Organization) -> Result<Organization, String> + Send + 'static,
     ) -> Result<Organization> {
-        let org = match self.store.update_org(id, |mut org| {
-            org = f(org)?;
-            org.updated = store::now();
-            Ok(org)
-        })? {
-            Ok(org) => org,
-            Err(WriteRefused::Rejected(msg)) => return Err(DirError::Invalid(msg)),
-            Err(_) => return Err(unknown_org(id)),
-        };
-        self.durable().await?;
-        Ok(org)
+        let updated = self
+            .store
+            .update_org(id, move |mut org| {
+                org = f(org)?;
+                org.updated = store::now();
+                Ok(org)
+            })
+            .await?;
+        match updated {
+            Ok(org) => Ok(org),
+            Err(WriteRefused::Rejected(msg)) => Err(DirError::Invalid(msg)),
+            Err(_) => Err(unknown_org(id)),
+        }
     }
 
     pub async fn rename_org(&self, id: &str, name: &str) -> Result<Organization> {
         let name =
             rules::validate_display_name("organization name", name).map_err(DirError::Invalid)?;
-        self.update_org(id, |mut org| {
+        self.update_org(id, move |mut org| {
             org.name = name.clone();
             Ok(org)
         })
@@ -170,7 +168,7 @@ impl Directory {
     }
 
     pub async fn set_scim_enabled(&self, id: &str, enabled: bool) -> Result<Organization> {
-        self.update_org(id, |mut org| {
+        self.update_org(id, move |mut org| {
             org.scim_enabled = enabled;
             Ok(org)
         })
@@ -179,10 +177,10 @@ impl Directory {
 
     /// Deletes an organization and everything it owns, atomically.
     pub async fn delete_org(&self, id: &str) -> Result<()> {
-        if !self.store.delete_org(id)? {
+        if !self.store.delete_org(id).await? {
             return Err(unknown_org(id));
         }
-        self.durable().await
+        Ok(())
     }
 
     // ----- domains -----
@@ -190,10 +188,11 @@ impl Directory {
     pub async fn add_domain(&self, org: &str, domain: &str) -> Result<Organization> {
         let domain = rules::normalize_domain(domain).map_err(DirError::Invalid)?;
         self.get_org(org)?;
+        let org_id = org.to_string();
         let result = self
-            .update_org(org, |mut o| {
+            .update_org(org, move |mut o| {
                 if o.domains.contains(&domain) {
-                    return Err(format!("{domain} is already a SCIM domain of {org}"));
+                    return Err(format!("{domain} is already a SCIM domain of {org_id}"));
                 }
                 o.domains.push(domain.clone());
                 o.domains.sort();
@@ -209,12 +208,13 @@ impl Directory {
     pub async fn remove_domain(&self, org: &str, domain: &str) -> Result<Organization> {
         let wanted = rules::normalize_domain(domain).unwrap_or_else(|_| domain.trim().to_string());
         self.get_org(org)?;
+        let org_id = org.to_string();
         let result = self
-            .update_org(org, |mut o| {
+            .update_org(org, move |mut o| {
                 let before = o.domains.len();
                 o.domains.retain(|d| *d != wanted);
                 if o.domains.len() == before {
-                    return Err(format!("{wanted} is not a SCIM domain of {org}"));
+                    return Err(format!("{wanted} is not a SCIM domain of {org_id}"));
                 }
                 Ok(o)
             })
@@ -245,11 +245,8 @@ impl Directory {
                 last_used: None,
                 revoked: None,
             };
-            match self.store.insert_key(&key)? {
-                Ok(()) => {
-                    self.durable().await?;
-                    return Ok(IssuedKey { key, secret });
-                }
+            match self.store.insert_key(&key).await? {
+                Ok(()) => return Ok(IssuedKey { key, secret }),
                 // A key id collision (48 random bits): draw again.
                 Err(WriteRefused::Taken(_)) => continue,
                 Err(_) => return Err(unknown_org(org)),
@@ -265,23 +262,24 @@ impl Directory {
     /// Revokes a key permanently.
     pub async fn revoke_key(&self, org: &str, key_id: &str) -> Result<ScimKey> {
         self.get_org(org)?;
-        let key = match self.store.update_key(org, key_id, |mut k| {
-            if k.revoked.is_some() {
-                return Err(format!("key {key_id} is already revoked"));
-            }
-            k.revoked = Some(store::now());
-            Ok(k)
-        })? {
-            Ok(k) => k,
-            Err(WriteRefused::Rejected(msg)) => return Err(DirError::Conflict(msg)),
-            Err(_) => {
-                return Err(DirError::NotFound(format!(
-                    "organization {org} has no key {key_id:?}"
-                )));
-            }
-        };
-        self.durable().await?;
-        Ok(key)
+        let id = key_id.to_string();
+        let revoked = self
+            .store
+            .update_key(org, key_id, move |mut k| {
+                if k.revoked.is_some() {
+                    return Err(format!("key {id} is already revoked"));
+                }
+                k.revoked = Some(store::now());
+                Ok(k)
+            })
+            .await?;
+        match revoked {
+            Ok(k) => Ok(k),
+            Err(WriteRefused::Rejected(msg)) => Err(DirError::Conflict(msg)),
+            Err(_) => Err(DirError::NotFound(format!(
+                "organization {org} has no key {key_id:?}"
+            ))),
+        }
     }
 
     /// The active key of `org` whose secret is `secret`, or None. The secret's digest is looked
@@ -319,10 +317,11 @@ impl Directory {
             .last_used
             .is_none_or(|t| (now - t) > time::Duration::seconds(5));
         if stale {
-            let _ = self.store.update_key(&key.org_id, &key.id, |mut k| {
-                k.last_used = Some(now);
-                Ok::<_, ()>(k)
-            })?;
+            self.store
+                .update_key_detached(&key.org_id, &key.id, move |mut k| {
+                    k.last_used = Some(now);
+                    Ok::<_, ()>(k)
+                })?;
         }
         Ok(())
     }

@@ -366,23 +366,17 @@ impl Directory {
         match self
             .store()
             .create_resource(&org.id, kind, &rec, &members)
+            .await
             .map_err(internal)?
         {
-            Ok((after, report)) => {
-                self.durable_scim().await?;
-                Ok(WriteOutcome {
-                    before: None,
-                    after,
-                    members: report,
-                })
-            }
+            Ok((after, report)) => Ok(WriteOutcome {
+                before: None,
+                after,
+                members: report,
+            }),
             Err(WriteRefused::Taken(_)) => Err(taken(kind, &rec.attrs)),
             Err(_) => Err(ScimError::not_found("organization not found")),
         }
-    }
-
-    async fn durable_scim(&self) -> Result<(), ScimError> {
-        self.store().durable().await.map_err(internal)
     }
 
     /// PUT: replaces every writable attribute (and a group's members when `members` is given).
@@ -406,9 +400,10 @@ impl Directory {
             change.add = resource::member_values(body)?;
         }
         let index = index_entries(kind, &attrs);
-        self.update(org, kind, id, if_match, &change, |old| {
+        let domains = org.clone();
+        self.update(org, kind, id, if_match, change, move |old| {
             if kind == Kind::User {
-                check_domains(org, Some(&old.attrs), &attrs).map_err(Refusal::Scim)?;
+                check_domains(&domains, Some(&old.attrs), &attrs).map_err(Refusal::Scim)?;
             }
             Ok((attrs.clone(), index.clone()))
         })
@@ -472,7 +467,8 @@ impl Directory {
             }
         }
         let change = members.into_change();
-        self.update(org, kind, id, if_match, &change, |old| {
+        let domains = org.clone();
+        self.update(org, kind, id, if_match, change, move |old| {
             let mut attrs = old.attrs.clone();
             for (kind_op, path, value, lenient) in &attr_ops {
                 patch::apply_path(sk, &mut attrs, *kind_op, path, value.as_ref(), *lenient)
@@ -480,7 +476,7 @@ impl Directory {
             }
             let attrs = resource::normalize(sk, &Value::Object(attrs)).map_err(Refusal::Scim)?;
             if kind == Kind::User {
-                check_domains(org, Some(&old.attrs), &attrs).map_err(Refusal::Scim)?;
+                check_domains(&domains, Some(&old.attrs), &attrs).map_err(Refusal::Scim)?;
             }
             let index = index_entries(kind, &attrs);
             Ok((attrs, index))
@@ -496,44 +492,44 @@ impl Directory {
         kind: Kind,
         id: &str,
         if_match: Option<&str>,
-        change: &MemberChange,
+        change: MemberChange,
         compute: F,
     ) -> Result<WriteOutcome, ScimError>
     where
-        F: Fn(&ResourceRecord) -> Result<(Map<String, Value>, IndexEntries), Refusal>,
+        F: Fn(&ResourceRecord) -> Result<(Map<String, Value>, IndexEntries), Refusal>
+            + Send
+            + 'static,
     {
         let now = store::now();
-        let before = std::cell::RefCell::new(None);
-        let attempted = std::cell::RefCell::new(None);
-        let f = |old: ResourceRecord| -> Result<ResourceRecord, Refusal> {
-            check_if_match(&old, if_match)?;
-            let (attrs, index) = compute(&old)?;
-            *attempted.borrow_mut() = Some(attrs.clone());
-            *before.borrow_mut() = Some(old.clone());
-            let mut rec = old;
+        let if_match = if_match.map(str::to_string);
+        // What the write tried to set, for the message of a uniqueness clash.
+        let attempted = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let tried = attempted.clone();
+        let f = move |old: &ResourceRecord| -> Result<ResourceRecord, Refusal> {
+            check_if_match(old, if_match.as_deref())?;
+            let (attrs, index) = compute(old)?;
+            *tried.lock().unwrap_or_else(|p| p.into_inner()) = Some(attrs.clone());
+            let mut rec = old.clone();
             rec.attrs = attrs;
             rec.index = index;
             rec.touch(now);
             Ok(rec)
         };
-        let result = match kind {
-            Kind::Group => self.store().change_group(&org.id, id, f, change),
-            Kind::User => self
-                .store()
-                .update_resource(&org.id, kind, id, f)
-                .map(|r| r.map(|rec| (rec, MembershipReport::default()))),
-        }
-        .map_err(internal)?;
+        let result = self
+            .store()
+            .update_resource(&org.id, kind, id, f, change)
+            .await
+            .map_err(internal)?;
         match result {
-            Ok((after, members)) => {
-                self.durable_scim().await?;
-                Ok(WriteOutcome {
-                    before: before.into_inner(),
-                    after,
-                    members,
-                })
+            Ok((before, after, members)) => Ok(WriteOutcome {
+                before: Some(before),
+                after,
+                members,
+            }),
+            Err(why) => {
+                let tried = attempted.lock().unwrap_or_else(|p| p.into_inner()).take();
+                refused(kind, id, tried.as_ref(), why)
             }
-            Err(why) => refused(kind, id, attempted.into_inner().as_ref(), why),
         }
     }
 
@@ -551,11 +547,11 @@ impl Directory {
         if !self
             .store()
             .delete_resource(&org.id, kind, id)
+            .await
             .map_err(internal)?
         {
             return Err(not_found(kind, id));
         }
-        self.durable_scim().await?;
         Ok(rec)
     }
 

@@ -1,22 +1,25 @@
 //! Group commit: the one place that makes writes durable.
 //!
 //! sled 0.34.7's `flush_async` deadlocks when several tasks call it at once (sled #1308), and a
-//! flush per writer caps throughput at one fsync per write. Instead, writers enqueue a waiter
-//! after applying their write; a single committer thread drains every waiter queued so far, runs
-//! one blocking `flush()`, and wakes them all. A waiter is only woken by a flush that started
-//! after it was queued, so its write is covered.
+//! flush per writer caps throughput at one fsync per write. Instead, waiters are queued after
+//! their writes are applied; a single committer thread drains every waiter queued so far, runs
+//! one blocking `flush()`, and answers them all. A waiter is only answered by a flush that
+//! started after it was queued, so its write is covered.
 
 use std::sync::mpsc;
 use std::thread;
 
 use tokio::sync::oneshot;
 
-type FlushResult = Result<(), String>;
+pub type FlushResult = Result<(), String>;
+
+/// Called with the result of the flush that covers the writes made before it was queued.
+pub type Waiter = Box<dyn FnOnce(FlushResult) + Send>;
 
 /// Handle to the committer thread. Dropping it stops the thread and waits for it, so the
 /// database is released when the store is.
 pub struct Committer {
-    queue: Option<mpsc::Sender<oneshot::Sender<FlushResult>>>,
+    queue: Option<mpsc::Sender<Waiter>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -30,9 +33,9 @@ impl Drop for Committer {
 }
 
 impl Committer {
-    /// Starts the committer thread for `db`. The thread ends when every handle is dropped.
+    /// Starts the committer thread for `db`. The thread ends when the handle is dropped.
     pub fn start(db: sled::Db) -> std::io::Result<Committer> {
-        let (queue, waiting) = mpsc::channel::<oneshot::Sender<FlushResult>>();
+        let (queue, waiting) = mpsc::channel::<Waiter>();
         let thread = thread::Builder::new()
             .name("scimdesk-commit".into())
             .spawn(move || run(db, waiting))?;
@@ -42,31 +45,42 @@ impl Committer {
         })
     }
 
-    fn enqueue(&self) -> Result<oneshot::Receiver<FlushResult>, String> {
-        let (tx, rx) = oneshot::channel();
-        let queue = self.queue.as_ref().ok_or("the committer has stopped")?;
-        queue
-            .send(tx)
-            .map_err(|_| "the committer has stopped".to_string())?;
-        Ok(rx)
+    /// Calls `waiter` after the next flush.
+    pub fn after_flush(&self, waiter: Waiter) {
+        match self.queue.as_ref() {
+            Some(q) => {
+                if let Err(mpsc::SendError(w)) = q.send(waiter) {
+                    w(Err("the committer has stopped".into()));
+                }
+            }
+            None => waiter(Err("the committer has stopped".into())),
+        }
     }
 
-    /// Resolves once every write this thread applied before the call is on disk.
-    pub async fn durable(&self) -> Result<(), String> {
-        let rx = self.enqueue()?;
-        rx.await
+    fn enqueue(&self) -> oneshot::Receiver<FlushResult> {
+        let (tx, rx) = oneshot::channel();
+        self.after_flush(Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+        rx
+    }
+
+    /// Resolves once every write applied before the call is on disk.
+    pub async fn durable(&self) -> FlushResult {
+        self.enqueue()
+            .await
             .map_err(|_| "the committer has stopped".to_string())?
     }
 
     /// Blocking form of [`Committer::durable`] for code outside an async runtime.
-    pub fn durable_blocking(&self) -> Result<(), String> {
-        let rx = self.enqueue()?;
-        rx.blocking_recv()
+    pub fn durable_blocking(&self) -> FlushResult {
+        self.enqueue()
+            .blocking_recv()
             .map_err(|_| "the committer has stopped".to_string())?
     }
 }
 
-fn run(db: sled::Db, waiting: mpsc::Receiver<oneshot::Sender<FlushResult>>) {
+fn run(db: sled::Db, waiting: mpsc::Receiver<Waiter>) {
     let mut batch = Vec::new();
     while let Ok(first) = waiting.recv() {
         batch.push(first);
@@ -78,8 +92,7 @@ fn run(db: sled::Db, waiting: mpsc::Receiver<oneshot::Sender<FlushResult>>) {
             format!("flushing the store failed: {e}")
         });
         for waiter in batch.drain(..) {
-            // A writer that gave up waiting is not an error.
-            let _ = waiter.send(result.clone());
+            waiter(result.clone());
         }
     }
 }

@@ -15,23 +15,23 @@
 //! | `a` org activity-id                   | activity record (JSON)       |
 //! | `A` activity-id                       | org (newest-first across all)|
 //!
-//! Single-record writes run in sled transactions. Writes that must first scan (deleting a user
-//! with its memberships, clearing a group, deleting an organization) hold the `structure` lock
-//! exclusively so no concurrent write can add a key the scan missed; every other write holds it
-//! shared. Callers make a write durable with [`Store::durable`] before acknowledging it.
+//! Every write goes through one writer thread (`writer.rs`), which applies many writes in one
+//! sled transaction and answers each only after the group commit (`commit.rs`) has flushed it:
+//! a write method's future resolves when the write is durable. Reads go straight to sled.
 
 mod commit;
 mod records;
+mod writer;
 
 pub use records::now;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use std::sync::Arc;
 
 pub use commit::Committer;
 pub use records::{IndexEntries, Kind, Organization, ResourceRecord, ScimKey};
+pub use writer::{OpResult, Staged};
+use writer::{TxResult, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -89,11 +89,28 @@ pub struct Store {
 }
 
 struct Inner {
-    db: sled::Db,
+    /// Taken on drop: the writer finishes its queue before the final flush.
+    writer: Option<Writer>,
+    committer: Arc<Committer>,
     tree: sled::Tree,
-    committer: Committer,
+    db: sled::Db,
     path: PathBuf,
-    structure: RwLock<()>,
+}
+
+impl Inner {
+    fn writer(&self) -> &Writer {
+        self.writer
+            .as_ref()
+            .expect("the writer lives as long as the store")
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.writer.take();
+        // Wait for sled's IO threads too, so the lock is free when this returns.
+        let _ = self.db.flush();
+    }
 }
 
 const SEP: u8 = 0;
@@ -131,25 +148,27 @@ fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialize")
 }
 
-type TxResult<T, E> = std::result::Result<T, ConflictableTransactionError<WriteRefused<E>>>;
-
-fn refuse<T, E>(why: WriteRefused<E>) -> TxResult<T, E> {
-    Err(ConflictableTransactionError::Abort(why))
+fn refuse<T, E>(why: WriteRefused<E>) -> OpResult<T, E> {
+    Ok(Err(why))
 }
 
-fn tx_decode<T: serde::de::DeserializeOwned, E>(k: &[u8], v: &[u8]) -> TxResult<T, E> {
-    decode(k, v)
-        .map_err(|e| ConflictableTransactionError::Storage(sled::Error::Unsupported(e.to_string())))
+/// Decodes inside a write; a corrupt record fails the write's transaction.
+fn tx_decode<T: serde::de::DeserializeOwned>(k: &[u8], v: &[u8]) -> TxResult<T> {
+    decode(k, v).map_err(|e| {
+        sled::transaction::UnabortableTransactionError::Storage(sled::Error::Unsupported(
+            e.to_string(),
+        ))
+    })
 }
 
-fn finish<T, E>(
-    r: std::result::Result<T, TransactionError<WriteRefused<E>>>,
-) -> Result<Result<T, WriteRefused<E>>> {
-    match r {
-        Ok(v) => Ok(Ok(v)),
-        Err(TransactionError::Abort(why)) => Ok(Err(why)),
-        Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
-    }
+/// Unwraps a value or refuses the write.
+macro_rules! or_refuse {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(why) => return Ok(Err(why)),
+        }
+    };
 }
 
 impl Store {
@@ -168,14 +187,17 @@ impl Store {
                 other => StoreError::Sled(other),
             })?;
         let tree = db.open_tree("scimdesk")?;
-        let committer = Committer::start(db.clone()).map_err(|e| StoreError::Sled(e.into()))?;
+        let committer =
+            Arc::new(Committer::start(db.clone()).map_err(|e| StoreError::Sled(e.into()))?);
+        let writer = Writer::start(tree.clone(), committer.clone())
+            .map_err(|e| StoreError::Sled(e.into()))?;
         Ok(Store {
             inner: Arc::new(Inner {
-                db,
-                tree,
+                writer: Some(writer),
                 committer,
+                tree,
+                db,
                 path: dir.to_path_buf(),
-                structure: RwLock::new(()),
             }),
         })
     }
@@ -212,20 +234,6 @@ impl Store {
         Ok(self.inner.db.size_on_disk()?)
     }
 
-    fn shared(&self) -> std::sync::RwLockReadGuard<'_, ()> {
-        self.inner
-            .structure
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn exclusive(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
-        self.inner
-            .structure
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
     fn scan_keys(&self, p: &[u8]) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
         for item in self.inner.tree.scan_prefix(p).keys() {
@@ -254,86 +262,107 @@ impl Store {
     }
 
     /// Inserts `org` unless its id is taken (`Taken` with the id).
-    pub fn create_org(&self, org: &Organization) -> Result<Result<(), WriteRefused<()>>> {
-        let _g = self.shared();
+    pub async fn create_org(&self, org: &Organization) -> Result<Result<(), WriteRefused<()>>> {
         let k = key(b'o', &[org.id.as_bytes()]);
         let v = encode(org);
-        finish(self.inner.tree.transaction(|t| {
-            if t.get(&k)?.is_some() {
-                return refuse(WriteRefused::Taken(org.id.clone()));
-            }
-            t.insert(k.as_slice(), v.as_slice())?;
-            Ok(())
-        }))
+        let id = org.id.clone();
+        self.inner
+            .writer()
+            .write(move |st| {
+                if st.get(&k)?.is_some() {
+                    return refuse(WriteRefused::Taken(id.clone()));
+                }
+                st.insert(k.clone(), v.clone())?;
+                Ok(Ok(()))
+            })
+            .await
     }
 
     /// Applies `f` to the organization atomically.
-    pub fn update_org<E>(
+    pub async fn update_org<E: Send + 'static>(
         &self,
         id: &str,
-        f: impl Fn(Organization) -> std::result::Result<Organization, E>,
+        f: impl Fn(Organization) -> std::result::Result<Organization, E> + Send + 'static,
     ) -> Result<Result<Organization, WriteRefused<E>>> {
         let k = key(b'o', &[id.as_bytes()]);
-        finish(self.inner.tree.transaction(|t| {
-            let Some(v) = t.get(&k)? else {
-                return refuse(WriteRefused::OrgMissing);
-            };
-            let org: Organization = tx_decode(&k, &v)?;
-            let org = match f(org) {
-                Ok(o) => o,
-                Err(e) => return refuse(WriteRefused::Rejected(e)),
-            };
-            t.insert(k.as_slice(), encode(&org))?;
-            Ok(org)
-        }))
+        self.inner
+            .writer()
+            .write(move |st| {
+                let Some(v) = st.get(&k)? else {
+                    return refuse(WriteRefused::OrgMissing);
+                };
+                let org: Organization = tx_decode(&k, &v)?;
+                let org = or_refuse!(f(org).map_err(WriteRefused::Rejected));
+                st.insert(k.clone(), encode(&org))?;
+                Ok(Ok(org))
+            })
+            .await
     }
 
-    /// Deletes the organization and everything it owns in one atomic batch. False if absent.
-    pub fn delete_org(&self, id: &str) -> Result<bool> {
-        let _g = self.exclusive();
-        let org_key = key(b'o', &[id.as_bytes()]);
-        if self.inner.tree.get(&org_key)?.is_none() {
-            return Ok(false);
-        }
-        let mut batch = sled::Batch::default();
-        batch.remove(org_key);
-        for tag in [b'k', b'u', b'g', b'n', b'x', b'm', b'r'] {
-            for k in self.scan_keys(&prefix(tag, &[id.as_bytes()]))? {
-                batch.remove(k);
+    /// Deletes the organization and everything it owns in one transaction. False if absent.
+    pub async fn delete_org(&self, id: &str) -> Result<bool> {
+        let org_id = id.to_string();
+        let scan = move |tree: &sled::Tree| -> Result<Vec<Vec<u8>>> {
+            let o = org_id.as_bytes();
+            let mut doomed = vec![key(b'o', &[o])];
+            for tag in [b'k', b'u', b'g', b'n', b'x', b'm', b'r'] {
+                for k in tree.scan_prefix(prefix(tag, &[o])).keys() {
+                    doomed.push(k?.to_vec());
+                }
             }
-        }
-        for k in self.scan_keys(&prefix(b'a', &[id.as_bytes()]))? {
-            batch.remove(key(b'A', &[last_part(&k).as_bytes()]));
-            batch.remove(k);
-        }
-        for key_record in self.list_keys(id)? {
-            batch.remove(key(b'd', &[key_record.digest.as_bytes()]));
-        }
-        self.inner.tree.apply_batch(batch)?;
-        Ok(true)
+            for item in tree.scan_prefix(prefix(b'k', &[o])) {
+                let (k, v) = item?;
+                let rec: ScimKey = decode(&k, &v)?;
+                doomed.push(key(b'd', &[rec.digest.as_bytes()]));
+            }
+            for k in tree.scan_prefix(prefix(b'a', &[o])).keys() {
+                let k = k?;
+                doomed.push(key(b'A', &[last_part(&k).as_bytes()]));
+                doomed.push(k.to_vec());
+            }
+            Ok(doomed)
+        };
+        let org_key = key(b'o', &[id.as_bytes()]);
+        let existed = self
+            .inner
+            .writer()
+            .write_after_scan(scan, move |st, doomed: &Vec<Vec<u8>>| {
+                if st.get(&org_key)?.is_none() {
+                    return refuse::<bool, ()>(WriteRefused::OrgMissing);
+                }
+                for k in doomed {
+                    st.remove(k.clone())?;
+                }
+                Ok(Ok(true))
+            })
+            .await?;
+        Ok(existed.unwrap_or(false))
     }
 
     // ----- SCIM API keys -----
 
     /// Stores a new key and its digest index atomically.
-    pub fn insert_key(&self, k: &ScimKey) -> Result<Result<(), WriteRefused<()>>> {
-        let _g = self.shared();
+    pub async fn insert_key(&self, k: &ScimKey) -> Result<Result<(), WriteRefused<()>>> {
         let org_key = key(b'o', &[k.org_id.as_bytes()]);
         let rec_key = key(b'k', &[k.org_id.as_bytes(), k.id.as_bytes()]);
         let digest_key = key(b'd', &[k.digest.as_bytes()]);
         let digest_val = [k.org_id.as_bytes(), &[SEP], k.id.as_bytes()].concat();
         let v = encode(k);
-        finish(self.inner.tree.transaction(|t| {
-            if t.get(&org_key)?.is_none() {
-                return refuse(WriteRefused::OrgMissing);
-            }
-            if t.get(&rec_key)?.is_some() || t.get(&digest_key)?.is_some() {
-                return refuse(WriteRefused::Taken(k.id.clone()));
-            }
-            t.insert(rec_key.as_slice(), v.as_slice())?;
-            t.insert(digest_key.as_slice(), digest_val.as_slice())?;
-            Ok(())
-        }))
+        let id = k.id.clone();
+        self.inner
+            .writer()
+            .write(move |st| {
+                if st.get(&org_key)?.is_none() {
+                    return refuse(WriteRefused::OrgMissing);
+                }
+                if st.get(&rec_key)?.is_some() || st.get(&digest_key)?.is_some() {
+                    return refuse(WriteRefused::Taken(id.clone()));
+                }
+                st.insert(rec_key.clone(), v.clone())?;
+                st.insert(digest_key.clone(), digest_val.clone())?;
+                Ok(Ok(()))
+            })
+            .await
     }
 
     pub fn list_keys(&self, org: &str) -> Result<Vec<ScimKey>> {
@@ -366,26 +395,46 @@ impl Store {
         self.get_key(&org, &id)
     }
 
-    /// Applies `f` to a key record atomically.
-    pub fn update_key<E>(
-        &self,
+    fn key_update<E: Send + 'static>(
         org: &str,
         key_id: &str,
-        f: impl Fn(ScimKey) -> std::result::Result<ScimKey, E>,
-    ) -> Result<Result<ScimKey, WriteRefused<E>>> {
+        f: impl Fn(ScimKey) -> std::result::Result<ScimKey, E> + Send + 'static,
+    ) -> impl Fn(&mut Staged<'_>) -> OpResult<ScimKey, E> + Send + 'static {
         let k = key(b'k', &[org.as_bytes(), key_id.as_bytes()]);
-        finish(self.inner.tree.transaction(|t| {
-            let Some(v) = t.get(&k)? else {
+        move |st| {
+            let Some(v) = st.get(&k)? else {
                 return refuse(WriteRefused::NotFound);
             };
             let rec: ScimKey = tx_decode(&k, &v)?;
-            let rec = match f(rec) {
-                Ok(r) => r,
-                Err(e) => return refuse(WriteRefused::Rejected(e)),
-            };
-            t.insert(k.as_slice(), encode(&rec))?;
-            Ok(rec)
-        }))
+            let rec = or_refuse!(f(rec).map_err(WriteRefused::Rejected));
+            st.insert(k.clone(), encode(&rec))?;
+            Ok(Ok(rec))
+        }
+    }
+
+    /// Applies `f` to a key record atomically.
+    pub async fn update_key<E: Send + 'static>(
+        &self,
+        org: &str,
+        key_id: &str,
+        f: impl Fn(ScimKey) -> std::result::Result<ScimKey, E> + Send + 'static,
+    ) -> Result<Result<ScimKey, WriteRefused<E>>> {
+        self.inner
+            .writer()
+            .write(Self::key_update(org, key_id, f))
+            .await
+    }
+
+    /// Like [`Store::update_key`] without waiting for it (bookkeeping such as the last use).
+    pub fn update_key_detached<E: Send + 'static>(
+        &self,
+        org: &str,
+        key_id: &str,
+        f: impl Fn(ScimKey) -> std::result::Result<ScimKey, E> + Send + 'static,
+    ) -> Result<()> {
+        self.inner
+            .writer()
+            .write_detached(Self::key_update(org, key_id, f))
     }
 
     // ----- users and groups -----
@@ -485,35 +534,37 @@ impl Store {
         Ok(n)
     }
 
+    /// Moves a record's index entries from `old` to `new`, refusing a unique value another
+    /// record holds.
     fn write_index<E>(
-        t: &TransactionalTree,
+        st: &mut Staged<'_>,
         org: &str,
         kind: Kind,
         id: &str,
         old: Option<&IndexEntries>,
         new: &IndexEntries,
-    ) -> TxResult<(), E> {
-        if let Some(old) = old {
-            if old.unique != new.unique {
-                t.remove(Self::unique_key(org, kind, &old.unique))?;
-            }
-            for (attr, value) in &old.terms {
-                t.remove(Self::term_key(org, kind, attr, value, id))?;
-            }
-        }
+    ) -> OpResult<(), E> {
         let uk = Self::unique_key(org, kind, &new.unique);
-        if let Some(holder) = t.get(&uk)?
+        if let Some(holder) = st.get(&uk)?
             && holder.as_ref() != id.as_bytes()
         {
             return refuse(WriteRefused::Taken(
                 String::from_utf8_lossy(&holder).into_owned(),
             ));
         }
-        t.insert(uk, id.as_bytes())?;
-        for (attr, value) in &new.terms {
-            t.insert(Self::term_key(org, kind, attr, value, id), &[] as &[u8])?;
+        if let Some(old) = old {
+            if old.unique != new.unique {
+                st.remove(Self::unique_key(org, kind, &old.unique))?;
+            }
+            for (attr, value) in &old.terms {
+                st.remove(Self::term_key(org, kind, attr, value, id))?;
+            }
         }
-        Ok(())
+        st.insert(uk, id.as_bytes())?;
+        for (attr, value) in &new.terms {
+            st.insert(Self::term_key(org, kind, attr, value, id), &[] as &[u8])?;
+        }
+        Ok(Ok(()))
     }
 
     /// Inserts a new user or group with its index entries, unless the organization is gone or
@@ -521,98 +572,100 @@ impl Store {
     ///
     /// A group may be created with `members` in the same transaction; unknown ids are skipped
     /// and reported.
-    pub fn create_resource(
+    pub async fn create_resource(
         &self,
         org: &str,
         kind: Kind,
         rec: &ResourceRecord,
         members: &[String],
     ) -> Result<Result<(ResourceRecord, MembershipReport), WriteRefused<()>>> {
-        let _g = self.shared();
+        let org = org.to_string();
         let org_key = key(b'o', &[org.as_bytes()]);
-        let k = Self::record_key(org, kind, &rec.id);
+        let k = Self::record_key(&org, kind, &rec.id);
         let change = MemberChange {
             add: members.to_vec(),
             ..Default::default()
         };
-        finish(self.inner.tree.transaction(|t| {
-            if t.get(&org_key)?.is_none() {
-                return refuse(WriteRefused::OrgMissing);
-            }
-            if t.get(&k)?.is_some() {
-                return refuse(WriteRefused::Taken(rec.id.clone()));
-            }
-            Self::write_index(t, org, kind, &rec.id, None, &rec.index)?;
-            let mut rec = rec.clone();
-            rec.member_count = 0;
-            let report = Self::apply_members(t, org, &rec.id, &mut rec.member_count, &change, &[])?;
-            t.insert(k.as_slice(), encode(&rec))?;
-            Ok((rec, report))
-        }))
-    }
-
-    /// Replaces a record with `f(current)` atomically, moving its index entries.
-    pub fn update_resource<E>(
-        &self,
-        org: &str,
-        kind: Kind,
-        id: &str,
-        f: impl Fn(ResourceRecord) -> std::result::Result<ResourceRecord, E>,
-    ) -> Result<Result<ResourceRecord, WriteRefused<E>>> {
-        self.change_group_inner(org, kind, id, f, &MemberChange::default(), &[])
-            .map(|r| r.map(|(rec, _)| rec))
+        let rec = rec.clone();
+        self.inner
+            .writer()
+            .write(move |st| {
+                if st.get(&org_key)?.is_none() {
+                    return refuse(WriteRefused::OrgMissing);
+                }
+                if st.get(&k)?.is_some() {
+                    return refuse(WriteRefused::Taken(rec.id.clone()));
+                }
+                or_refuse!(Self::write_index(
+                    st, &org, kind, &rec.id, None, &rec.index
+                )?);
+                let mut rec = rec.clone();
+                rec.member_count = 0;
+                let report =
+                    Self::apply_members(st, &org, &rec.id, &mut rec.member_count, &change, &[])?;
+                st.insert(k.clone(), encode(&rec))?;
+                Ok(Ok((rec, report)))
+            })
+            .await
     }
 
     /// Deletes a user (with every membership it has) or a group (with its member list).
     /// Returns false when it did not exist.
-    pub fn delete_resource(&self, org: &str, kind: Kind, id: &str) -> Result<bool> {
-        let _g = self.exclusive();
-        let k = Self::record_key(org, kind, id);
-        let links: Vec<String> = match kind {
-            Kind::User => self.groups_of(org, id)?,
-            Kind::Group => self
-                .scan_keys(&prefix(b'm', &[org.as_bytes(), id.as_bytes()]))?
-                .iter()
-                .map(|k| last_part(k))
-                .collect(),
-        };
-        let now = records::now();
-        let r = finish::<bool, ()>(self.inner.tree.transaction(|t| {
-            let Some(v) = t.get(&k)? else {
-                return Ok(false);
+    pub async fn delete_resource(&self, org: &str, kind: Kind, id: &str) -> Result<bool> {
+        let (o, i) = (org.to_string(), id.to_string());
+        // The other side of every link: a user's groups, or a group's members.
+        let scan = move |tree: &sled::Tree| -> Result<Vec<String>> {
+            let tag = match kind {
+                Kind::User => b'r',
+                Kind::Group => b'm',
             };
-            let rec: ResourceRecord = tx_decode(&k, &v)?;
-            t.remove(Self::unique_key(org, kind, &rec.index.unique))?;
-            for (attr, value) in &rec.index.terms {
-                t.remove(Self::term_key(org, kind, attr, value, id))?;
+            let mut out = Vec::new();
+            for k in tree
+                .scan_prefix(prefix(tag, &[o.as_bytes(), i.as_bytes()]))
+                .keys()
+            {
+                out.push(last_part(&k?));
             }
-            t.remove(k.as_slice())?;
-            for other in &links {
-                let (user, group) = match kind {
-                    Kind::User => (id, other.as_str()),
-                    Kind::Group => (other.as_str(), id),
+            Ok(out)
+        };
+        let (org, id) = (org.to_string(), id.to_string());
+        let k = Self::record_key(&org, kind, &id);
+        let now = records::now();
+        let r = self
+            .inner
+            .writer()
+            .write_after_scan(scan, move |st, links: &Vec<String>| {
+                let Some(v) = st.get(&k)? else {
+                    return refuse::<bool, ()>(WriteRefused::NotFound);
                 };
-                t.remove(key(
-                    b'm',
-                    &[org.as_bytes(), group.as_bytes(), user.as_bytes()],
-                ))?;
-                t.remove(key(
-                    b'r',
-                    &[org.as_bytes(), user.as_bytes(), group.as_bytes()],
-                ))?;
-                if kind == Kind::User {
-                    // The group's member list changed: new version, one member fewer.
-                    let gk = Self::record_key(org, Kind::Group, group);
-                    if let Some(gv) = t.get(&gk)? {
-                        let mut g: ResourceRecord = tx_decode(&gk, &gv)?;
-                        g.member_count = g.member_count.saturating_sub(1);
-                        g.touch(now);
-                        t.insert(gk, encode(&g))?;
+                let rec: ResourceRecord = tx_decode(&k, &v)?;
+                st.remove(Self::unique_key(&org, kind, &rec.index.unique))?;
+                for (attr, value) in &rec.index.terms {
+                    st.remove(Self::term_key(&org, kind, attr, value, &id))?;
+                }
+                st.remove(k.clone())?;
+                let ob = org.as_bytes();
+                for other in links {
+                    let (user, group) = match kind {
+                        Kind::User => (id.as_str(), other.as_str()),
+                        Kind::Group => (other.as_str(), id.as_str()),
+                    };
+                    st.remove(key(b'm', &[ob, group.as_bytes(), user.as_bytes()]))?;
+                    st.remove(key(b'r', &[ob, user.as_bytes(), group.as_bytes()]))?;
+                    if kind == Kind::User {
+                        // The group's member list changed: new version, one member fewer.
+                        let gk = Self::record_key(&org, Kind::Group, group);
+                        if let Some(gv) = st.get(&gk)? {
+                            let mut g: ResourceRecord = tx_decode(&gk, &gv)?;
+                            g.member_count = g.member_count.saturating_sub(1);
+                            g.touch(now);
+                            st.insert(gk, encode(&g))?;
+                        }
                     }
                 }
-            }
-            Ok(true)
-        }))?;
+                Ok(Ok(true))
+            })
+            .await?;
         Ok(r.unwrap_or(false))
     }
 
@@ -650,70 +703,38 @@ impl Store {
         ))?)
     }
 
-    /// Changes a group's attributes with `f` and its members with `change`, all or nothing.
-    /// Adding or removing one member costs the same whatever the group's size; only `clear`
-    /// reads the current member list. Unknown user ids in `change.add` are skipped and reported.
-    pub fn change_group<E>(
-        &self,
-        org: &str,
-        id: &str,
-        f: impl Fn(ResourceRecord) -> std::result::Result<ResourceRecord, E>,
-        change: &MemberChange,
-    ) -> Result<Result<(ResourceRecord, MembershipReport), WriteRefused<E>>> {
-        if change.clear {
-            let _g = self.exclusive();
-            let current = self.members(org, id, 0, usize::MAX)?;
-            self.change_group_locked(org, Kind::Group, id, f, change, &current)
-        } else {
-            self.change_group_inner(org, Kind::Group, id, f, change, &[])
-        }
-    }
-
-    fn change_group_inner<E>(
-        &self,
-        org: &str,
-        kind: Kind,
-        id: &str,
-        f: impl Fn(ResourceRecord) -> std::result::Result<ResourceRecord, E>,
-        change: &MemberChange,
-        current: &[String],
-    ) -> Result<Result<(ResourceRecord, MembershipReport), WriteRefused<E>>> {
-        let _g = self.shared();
-        self.change_group_locked(org, kind, id, f, change, current)
-    }
-
-    /// Applies a member change inside a transaction, keeping `count` and both directions of
-    /// the membership in step. Reports net additions and removals.
-    fn apply_members<E>(
-        t: &TransactionalTree,
+    /// Applies a member change inside a write, keeping `count` and both directions of the
+    /// membership in step. Reports net additions and removals.
+    fn apply_members(
+        st: &mut Staged<'_>,
         org: &str,
         group: &str,
         count: &mut u64,
         change: &MemberChange,
         current: &[String],
-    ) -> TxResult<MembershipReport, E> {
+    ) -> TxResult<MembershipReport> {
         let (ob, gb) = (org.as_bytes(), group.as_bytes());
         let mut report = MembershipReport::default();
         let mut dropped = std::collections::HashSet::new();
         let cleared: &[String] = if change.clear { current } else { &[] };
-        let to_drop = cleared.iter().chain(&change.remove);
-        for user in to_drop {
-            if t.remove(key(b'm', &[ob, gb, user.as_bytes()]))?.is_some() {
-                t.remove(key(b'r', &[ob, user.as_bytes(), gb]))?;
+        for user in cleared.iter().chain(&change.remove) {
+            if st.remove(key(b'm', &[ob, gb, user.as_bytes()]))?.is_some() {
+                st.remove(key(b'r', &[ob, user.as_bytes(), gb]))?;
                 *count = count.saturating_sub(1);
                 dropped.insert(user.as_str());
             }
         }
         let mut readded = std::collections::HashSet::new();
         for user in &change.add {
-            if t.get(Self::record_key(org, Kind::User, user))?.is_none() {
+            if st.get(&Self::record_key(org, Kind::User, user))?.is_none() {
                 report.unknown.push(user.clone());
                 continue;
             }
-            if t.insert(key(b'm', &[ob, gb, user.as_bytes()]), &[] as &[u8])?
+            if st
+                .insert(key(b'm', &[ob, gb, user.as_bytes()]), &[] as &[u8])?
                 .is_none()
             {
-                t.insert(key(b'r', &[ob, user.as_bytes(), gb]), &[] as &[u8])?;
+                st.insert(key(b'r', &[ob, user.as_bytes(), gb]), &[] as &[u8])?;
                 *count += 1;
                 if dropped.contains(user.as_str()) {
                     readded.insert(user.as_str());
@@ -731,31 +752,76 @@ impl Store {
         Ok(report)
     }
 
-    fn change_group_locked<E>(
+    /// The body of an update: `f` computes the new record from the current one; index entries
+    /// and members follow. Returns the record before and after.
+    #[allow(clippy::type_complexity)]
+    fn update_op<E: Send + 'static>(
+        org: &str,
+        kind: Kind,
+        id: &str,
+        f: impl Fn(&ResourceRecord) -> std::result::Result<ResourceRecord, E> + Send + 'static,
+        change: MemberChange,
+    ) -> impl Fn(
+        &mut Staged<'_>,
+        &Vec<String>,
+    ) -> OpResult<(ResourceRecord, ResourceRecord, MembershipReport), E>
+    + Send
+    + 'static {
+        let (org, id) = (org.to_string(), id.to_string());
+        let k = Self::record_key(&org, kind, &id);
+        move |st, current| {
+            let Some(v) = st.get(&k)? else {
+                return refuse(WriteRefused::NotFound);
+            };
+            let old: ResourceRecord = tx_decode(&k, &v)?;
+            let mut rec = or_refuse!(f(&old).map_err(WriteRefused::Rejected));
+            or_refuse!(Self::write_index(
+                st,
+                &org,
+                kind,
+                &id,
+                Some(&old.index),
+                &rec.index
+            )?);
+            let report =
+                Self::apply_members(st, &org, &id, &mut rec.member_count, &change, current)?;
+            st.insert(k.clone(), encode(&rec))?;
+            Ok(Ok((old, rec, report)))
+        }
+    }
+
+    /// Replaces a user or group with `f(current)` and changes a group's members, all or
+    /// nothing; returns the record before and after and what happened to the members.
+    /// Adding or removing one member costs the same whatever the group's size; only `clear`
+    /// reads the current member list. Unknown user ids in `change.add` are skipped and reported.
+    #[allow(clippy::type_complexity)]
+    pub async fn update_resource<E: Send + 'static>(
         &self,
         org: &str,
         kind: Kind,
         id: &str,
-        f: impl Fn(ResourceRecord) -> std::result::Result<ResourceRecord, E>,
-        change: &MemberChange,
-        current: &[String],
-    ) -> Result<Result<(ResourceRecord, MembershipReport), WriteRefused<E>>> {
-        let k = Self::record_key(org, kind, id);
-        finish(self.inner.tree.transaction(|t| {
-            let Some(v) = t.get(&k)? else {
-                return refuse(WriteRefused::NotFound);
+        f: impl Fn(&ResourceRecord) -> std::result::Result<ResourceRecord, E> + Send + 'static,
+        change: MemberChange,
+    ) -> Result<Result<(ResourceRecord, ResourceRecord, MembershipReport), WriteRefused<E>>> {
+        let clear = change.clear;
+        let op = Self::update_op(org, kind, id, f, change);
+        if clear {
+            let (o, g) = (org.to_string(), id.to_string());
+            let scan = move |tree: &sled::Tree| -> Result<Vec<String>> {
+                let mut out = Vec::new();
+                for k in tree
+                    .scan_prefix(prefix(b'm', &[o.as_bytes(), g.as_bytes()]))
+                    .keys()
+                {
+                    out.push(last_part(&k?));
+                }
+                Ok(out)
             };
-            let old: ResourceRecord = tx_decode(&k, &v)?;
-            let old_index = old.index.clone();
-            let mut rec = match f(old) {
-                Ok(r) => r,
-                Err(e) => return refuse(WriteRefused::Rejected(e)),
-            };
-            Self::write_index(t, org, kind, id, Some(&old_index), &rec.index)?;
-            let report = Self::apply_members(t, org, id, &mut rec.member_count, change, current)?;
-            t.insert(k.as_slice(), encode(&rec))?;
-            Ok((rec, report))
-        }))
+            self.inner.writer().write_after_scan(scan, op).await
+        } else {
+            let none = Vec::new();
+            self.inner.writer().write(move |st| op(st, &none)).await
+        }
     }
 
     /// Writes a value under a scratch key outside every organization (tag `z`). Used by the

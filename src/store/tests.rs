@@ -1,5 +1,13 @@
 use super::*;
 
+/// Runs a store future to completion (the writer answers on its own thread).
+fn b<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 fn org(id: &str) -> Organization {
     Organization {
         id: id.into(),
@@ -59,20 +67,25 @@ fn everything_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let s = Store::open(dir.path(), 8 << 20).unwrap();
-        s.create_org(&org("acme")).unwrap().unwrap();
-        s.insert_key(&key_record("acme", "key_1", "abcd"))
+        b(s.create_org(&org("acme"))).unwrap().unwrap();
+        b(s.insert_key(&key_record("acme", "key_1", "abcd")))
             .unwrap()
             .unwrap();
-        s.create_resource("acme", Kind::User, &user("u1", "Alice@acme.com"), &[])
+        b(s.create_resource("acme", Kind::User, &user("u1", "Alice@acme.com"), &[]))
             .unwrap()
             .unwrap();
-        s.create_resource("acme", Kind::Group, &group("g1", "Eng"), &[])
+        b(s.create_resource("acme", Kind::Group, &group("g1", "Eng"), &[]))
             .unwrap()
             .unwrap();
-        let (_, report) = s
-            .change_group("acme", "g1", Ok::<_, ()>, &add(&["u1"]))
-            .unwrap()
-            .unwrap();
+        let (_, _, report) = b(s.update_resource(
+            "acme",
+            Kind::Group,
+            "g1",
+            |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
+            (add(&["u1"])).clone(),
+        ))
+        .unwrap()
+        .unwrap();
         assert_eq!(report.added, vec!["u1"]);
         s.durable_blocking().unwrap();
     }
@@ -117,27 +130,25 @@ fn second_open_reports_in_use() {
 fn unique_values_are_enforced_per_org() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    s.create_org(&org("a")).unwrap().unwrap();
-    s.create_org(&org("b")).unwrap().unwrap();
+    b(s.create_org(&org("a"))).unwrap().unwrap();
+    b(s.create_org(&org("b"))).unwrap().unwrap();
     assert_eq!(
-        s.create_org(&org("a")).unwrap(),
+        b(s.create_org(&org("a"))).unwrap(),
         Err(WriteRefused::Taken("a".into()))
     );
-    s.create_resource("a", Kind::User, &user("u1", "x@y.com"), &[])
+    b(s.create_resource("a", Kind::User, &user("u1", "x@y.com"), &[]))
         .unwrap()
         .unwrap();
     assert_eq!(
-        s.create_resource("a", Kind::User, &user("u2", "X@Y.com"), &[])
-            .unwrap(),
+        b(s.create_resource("a", Kind::User, &user("u2", "X@Y.com"), &[])).unwrap(),
         Err(WriteRefused::Taken("u1".into()))
     );
     // Another organization may hold the same userName.
-    s.create_resource("b", Kind::User, &user("u2", "x@y.com"), &[])
+    b(s.create_resource("b", Kind::User, &user("u2", "x@y.com"), &[]))
         .unwrap()
         .unwrap();
     assert_eq!(
-        s.create_resource("zzz", Kind::User, &user("u3", "q@y.com"), &[])
-            .unwrap(),
+        b(s.create_resource("zzz", Kind::User, &user("u3", "q@y.com"), &[])).unwrap(),
         Err(WriteRefused::OrgMissing)
     );
 }
@@ -146,23 +157,31 @@ fn unique_values_are_enforced_per_org() {
 fn renaming_moves_index_entries() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    s.create_org(&org("a")).unwrap().unwrap();
-    s.create_resource("a", Kind::User, &user("u1", "old@y.com"), &[])
+    b(s.create_org(&org("a"))).unwrap().unwrap();
+    b(s.create_resource("a", Kind::User, &user("u1", "old@y.com"), &[]))
         .unwrap()
         .unwrap();
-    s.create_resource("a", Kind::User, &user("u2", "other@y.com"), &[])
+    b(s.create_resource("a", Kind::User, &user("u2", "other@y.com"), &[]))
         .unwrap()
         .unwrap();
-    let updated = s
-        .update_resource("a", Kind::User, "u1", |mut r| {
-            r.index.unique = "new@y.com".into();
-            r.index.terms = vec![("externalId".into(), "E".into())];
-            r.touch(now());
-            Ok::<_, ()>(r)
-        })
-        .unwrap()
-        .unwrap();
-    assert_eq!(updated.version, 2);
+    let updated = b(s.update_resource(
+        "a",
+        Kind::User,
+        "u1",
+        |r: &ResourceRecord| {
+            let mut r = r.clone();
+            {
+                r.index.unique = "new@y.com".into();
+                r.index.terms = vec![("externalId".into(), "E".into())];
+                r.touch(now());
+                Ok::<_, ()>(r)
+            }
+        },
+        MemberChange::default(),
+    ))
+    .unwrap()
+    .unwrap();
+    assert_eq!(updated.1.version, 2);
     assert_eq!(s.lookup_unique("a", Kind::User, "old@y.com").unwrap(), None);
     assert_eq!(
         s.lookup_unique("a", Kind::User, "new@y.com")
@@ -180,12 +199,20 @@ fn renaming_moves_index_entries() {
         vec!["u1"]
     );
     // Taking another record's unique value is refused and changes nothing.
-    let r = s
-        .update_resource("a", Kind::User, "u1", |mut r| {
-            r.index.unique = "other@y.com".into();
-            Ok::<_, ()>(r)
-        })
-        .unwrap();
+    let r = b(s.update_resource(
+        "a",
+        Kind::User,
+        "u1",
+        |r: &ResourceRecord| {
+            let mut r = r.clone();
+            {
+                r.index.unique = "other@y.com".into();
+                Ok::<_, ()>(r)
+            }
+        },
+        MemberChange::default(),
+    ))
+    .unwrap();
     assert_eq!(r, Err(WriteRefused::Taken("u2".into())));
     assert_eq!(
         s.lookup_unique("a", Kind::User, "new@y.com")
@@ -199,29 +226,29 @@ fn renaming_moves_index_entries() {
 fn membership_changes_and_deletes_keep_both_directions() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    s.create_org(&org("a")).unwrap().unwrap();
+    b(s.create_org(&org("a"))).unwrap().unwrap();
     for i in 0..5 {
-        s.create_resource(
+        b(s.create_resource(
             "a",
             Kind::User,
             &user(&format!("u{i}"), &format!("u{i}@y.com")),
             &[],
-        )
+        ))
         .unwrap()
         .unwrap();
     }
-    s.create_resource("a", Kind::Group, &group("g", "G"), &[])
+    b(s.create_resource("a", Kind::Group, &group("g", "G"), &[]))
         .unwrap()
         .unwrap();
-    let (rec, report) = s
-        .change_group(
-            "a",
-            "g",
-            Ok::<_, ()>,
-            &add(&["u0", "u1", "u2", "nobody", "u1"]),
-        )
-        .unwrap()
-        .unwrap();
+    let (_, rec, report) = b(s.update_resource(
+        "a",
+        Kind::Group,
+        "g",
+        |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
+        (add(&["u0", "u1", "u2", "nobody", "u1"])).clone(),
+    ))
+    .unwrap()
+    .unwrap();
     assert_eq!(report.added, vec!["u0", "u1", "u2"]);
     assert_eq!(report.unknown, vec!["nobody"]);
     assert_eq!(rec.member_count, 3);
@@ -230,10 +257,15 @@ fn membership_changes_and_deletes_keep_both_directions() {
         add: vec!["u3".into()],
         ..Default::default()
     };
-    let (rec, _) = s
-        .change_group("a", "g", Ok::<_, ()>, &change)
-        .unwrap()
-        .unwrap();
+    let (_, rec, _) = b(s.update_resource(
+        "a",
+        Kind::Group,
+        "g",
+        |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
+        (change).clone(),
+    ))
+    .unwrap()
+    .unwrap();
     assert_eq!(rec.member_count, 3);
     assert_eq!(s.members("a", "g", 0, 10).unwrap(), vec!["u1", "u2", "u3"]);
     // Deleting a user removes its memberships and bumps the group's version.
@@ -242,7 +274,7 @@ fn membership_changes_and_deletes_keep_both_directions() {
         .unwrap()
         .unwrap()
         .version;
-    assert!(s.delete_resource("a", Kind::User, "u2").unwrap());
+    assert!(b(s.delete_resource("a", Kind::User, "u2")).unwrap());
     let g = s.get_resource("a", Kind::Group, "g").unwrap().unwrap();
     assert_eq!(g.member_count, 2);
     assert!(g.version > before);
@@ -254,17 +286,22 @@ fn membership_changes_and_deletes_keep_both_directions() {
         add: vec!["u4".into()],
         ..Default::default()
     };
-    let (rec, report) = s
-        .change_group("a", "g", Ok::<_, ()>, &change)
-        .unwrap()
-        .unwrap();
+    let (_, rec, report) = b(s.update_resource(
+        "a",
+        Kind::Group,
+        "g",
+        |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
+        (change).clone(),
+    ))
+    .unwrap()
+    .unwrap();
     assert_eq!(rec.member_count, 1);
     assert_eq!(report.removed, vec!["u1", "u3"]);
     assert!(s.groups_of("a", "u1").unwrap().is_empty());
     // Deleting the group removes the reverse entries.
-    assert!(s.delete_resource("a", Kind::Group, "g").unwrap());
+    assert!(b(s.delete_resource("a", Kind::Group, "g")).unwrap());
     assert!(s.groups_of("a", "u4").unwrap().is_empty());
-    assert!(!s.delete_resource("a", Kind::Group, "g").unwrap());
+    assert!(!b(s.delete_resource("a", Kind::Group, "g")).unwrap());
 }
 
 #[test]
@@ -272,27 +309,33 @@ fn deleting_an_org_removes_everything_it_owns_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
     for o in ["a", "b"] {
-        s.create_org(&org(o)).unwrap().unwrap();
-        s.insert_key(&key_record(o, "key_1", &format!("digest-{o}")))
+        b(s.create_org(&org(o))).unwrap().unwrap();
+        b(s.insert_key(&key_record(o, "key_1", &format!("digest-{o}"))))
             .unwrap()
             .unwrap();
-        s.create_resource(o, Kind::User, &user("u", "u@y.com"), &[])
+        b(s.create_resource(o, Kind::User, &user("u", "u@y.com"), &[]))
             .unwrap()
             .unwrap();
-        s.create_resource(o, Kind::Group, &group("g", "G"), &[])
+        b(s.create_resource(o, Kind::Group, &group("g", "G"), &[]))
             .unwrap()
             .unwrap();
-        s.change_group(o, "g", Ok::<_, ()>, &add(&["u"]))
-            .unwrap()
-            .unwrap();
+        b(s.update_resource(
+            o,
+            Kind::Group,
+            "g",
+            |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
+            (add(&["u"])).clone(),
+        ))
+        .unwrap()
+        .unwrap();
     }
     let before_b: Vec<_> = s
         .raw_entries()
         .map(|e| e.unwrap())
         .filter(|(k, _)| k.windows(2).any(|w| w == b"\0b"))
         .collect();
-    assert!(s.delete_org("a").unwrap());
-    assert!(!s.delete_org("a").unwrap());
+    assert!(b(s.delete_org("a")).unwrap());
+    assert!(!b(s.delete_org("a")).unwrap());
     let rest: Vec<_> = s.raw_entries().map(|e| e.unwrap()).collect();
     assert!(s.key_by_digest("digest-a").unwrap().is_none());
     assert!(
@@ -311,12 +354,12 @@ fn deleting_an_org_removes_everything_it_owns_and_nothing_else() {
 fn concurrent_creates_of_one_unique_value_have_one_winner() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    s.create_org(&org("a")).unwrap().unwrap();
+    b(s.create_org(&org("a"))).unwrap().unwrap();
     let handles: Vec<_> = (0..16)
         .map(|i| {
             let s = s.clone();
             std::thread::spawn(move || {
-                s.create_resource("a", Kind::User, &user(&format!("u{i}"), "same@y.com"), &[])
+                b(s.create_resource("a", Kind::User, &user(&format!("u{i}"), "same@y.com"), &[]))
                     .unwrap()
                     .is_ok()
             })
@@ -335,17 +378,17 @@ fn concurrent_creates_of_one_unique_value_have_one_winner() {
 fn concurrent_member_adds_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    s.create_org(&org("a")).unwrap().unwrap();
-    s.create_resource("a", Kind::Group, &group("g", "G"), &[])
+    b(s.create_org(&org("a"))).unwrap().unwrap();
+    b(s.create_resource("a", Kind::Group, &group("g", "G"), &[]))
         .unwrap()
         .unwrap();
     for i in 0..40 {
-        s.create_resource(
+        b(s.create_resource(
             "a",
             Kind::User,
             &user(&format!("u{i:02}"), &format!("u{i}@y.com")),
             &[],
-        )
+        ))
         .unwrap()
         .unwrap();
     }
@@ -353,9 +396,15 @@ fn concurrent_member_adds_lose_nothing() {
         .map(|i| {
             let s = s.clone();
             std::thread::spawn(move || {
-                s.change_group("a", "g", Ok::<_, ()>, &add(&[&format!("u{i:02}")]))
-                    .unwrap()
-                    .unwrap();
+                b(s.update_resource(
+                    "a",
+                    Kind::Group,
+                    "g",
+                    |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
+                    (add(&[&format!("u{i:02}")])).clone(),
+                ))
+                .unwrap()
+                .unwrap();
             })
         })
         .collect();
