@@ -27,6 +27,11 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// Parses an RFC 3339 instant.
+pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,9 +42,4 @@ mod tests {
         assert_eq!(rfc3339(t), "2026-11-30T05:34:27.400Z");
         assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
     }
-}
-
-/// Parses an RFC 3339 instant.
-pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok()
 }
