@@ -14,10 +14,11 @@
 //! | `r` org user group                    | empty (reverse membership)   |
 //! | `a` org activity-id                   | activity record (JSON)       |
 //! | `A` activity-id                       | org (newest-first across all)|
+//! | `w` sequence                          | redo intent of a write group |
 //!
-//! Every write goes through one writer thread (`writer.rs`), which applies many writes in one
-//! sled transaction and answers each only after the group commit (`commit.rs`) has flushed it:
-//! a write method's future resolves when the write is durable. Reads go straight to sled.
+//! Every write goes through one writer thread (`writer.rs`), which applies many writes as one
+//! atomic group and answers each only after the group commit (`commit.rs`) has flushed it: a
+//! write method's future resolves when the write is durable. Reads go straight to sled.
 
 mod commit;
 mod records;
@@ -152,13 +153,9 @@ fn refuse<T, E>(why: WriteRefused<E>) -> OpResult<T, E> {
     Ok(Err(why))
 }
 
-/// Decodes inside a write; a corrupt record fails the write's transaction.
+/// Decodes inside a write; a corrupt record fails the write.
 fn tx_decode<T: serde::de::DeserializeOwned>(k: &[u8], v: &[u8]) -> TxResult<T> {
-    decode(k, v).map_err(|e| {
-        sled::transaction::UnabortableTransactionError::Storage(sled::Error::Unsupported(
-            e.to_string(),
-        ))
-    })
+    decode(k, v).map_err(|e| sled::Error::Unsupported(e.to_string()))
 }
 
 /// Unwraps a value or refuses the write.
@@ -187,6 +184,7 @@ impl Store {
                 other => StoreError::Sled(other),
             })?;
         let tree = db.open_tree("scimdesk")?;
+        writer::recover(&tree)?;
         let committer =
             Arc::new(Committer::start(db.clone()).map_err(|e| StoreError::Sled(e.into()))?);
         let writer = Writer::start(tree.clone(), committer.clone())
@@ -299,7 +297,7 @@ impl Store {
             .await
     }
 
-    /// Deletes the organization and everything it owns in one transaction. False if absent.
+    /// Deletes the organization and everything it owns, atomically. False if absent.
     pub async fn delete_org(&self, id: &str) -> Result<bool> {
         let org_id = id.to_string();
         let scan = move |tree: &sled::Tree| -> Result<Vec<Vec<u8>>> {
@@ -570,7 +568,7 @@ impl Store {
     /// Inserts a new user or group with its index entries, unless the organization is gone or
     /// its unique value is taken. Concurrent creates of one unique value: exactly one succeeds.
     ///
-    /// A group may be created with `members` in the same transaction; unknown ids are skipped
+    /// A group may be created with `members` in the same write; unknown ids are skipped
     /// and reported.
     pub async fn create_resource(
         &self,
