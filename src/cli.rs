@@ -51,6 +51,8 @@ pub enum Command {
     },
     /// Show sync activity: what the IdPs did, newest first.
     Activity(ActivityArgs),
+    /// Verify a stopped store: indexes, references, counts and key digests.
+    Check,
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -221,6 +223,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 crate::server::run_cli(config, log_activity, json).await
             }
             Some(Command::Activity(args)) => activity(config, args, json),
+            Some(Command::Check) => check(config, json),
             Some(Command::Org(cmd)) => org(Directory::open(config)?, cmd, json).await,
             Some(Command::Domain(cmd)) => domain(Directory::open(config)?, cmd, json).await,
             Some(Command::Key(cmd)) => key(Directory::open(config)?, cmd, json).await,
@@ -599,4 +602,36 @@ fn activity(config: Config, args: ActivityArgs, json: bool) -> Result<(), Failur
         }
     }
     Ok(())
+}
+
+fn check(config: Config, json: bool) -> Result<(), Failure> {
+    let dir = Directory::open(config)?;
+    let report = dir.store().check()?;
+    if json {
+        print_json(&serde_json::to_value(&report).unwrap_or_default());
+    } else {
+        println!(
+            "{} organizations, {} users, {} groups, {} memberships, {} keys, {} activity records",
+            report.organizations,
+            report.users,
+            report.groups,
+            report.memberships,
+            report.keys,
+            report.activity_records
+        );
+        for p in &report.problems {
+            println!("problem: {p}");
+        }
+    }
+    if report.problems.is_empty() {
+        if !json {
+            println!("the store is consistent");
+        }
+        Ok(())
+    } else {
+        Err(Failure::refused(format!(
+            "the store has {} problem(s)",
+            report.problems.len()
+        )))
+    }
 }

@@ -732,11 +732,13 @@ impl Directory {
                 )
             }
             None => {
-                // No filter, no sort: page over ids in key order without loading the rest.
-                let ids = store.resource_ids(org, kind).map_err(internal)?;
-                let total = ids.len();
+                // No filter, no sort: the kept count, and one range read for the page.
+                let total = store.count_resources(org, kind).map_err(internal)?;
+                let ids = store
+                    .resource_page(org, kind, skip, params.count)
+                    .map_err(internal)?;
                 let mut page = Vec::new();
-                for id in ids.iter().skip(skip).take(params.count) {
+                for id in &ids {
                     if let Some(rec) = store.get_resource(org, kind, id).map_err(internal)? {
                         page.push(rec);
                     }

@@ -13,13 +13,14 @@
 //! | `m` org group user                    | empty (membership)           |
 //! | `r` org user group                    | empty (reverse membership)   |
 //! | `a` org activity-id                   | activity record (JSON)       |
-//! | `A` activity-id                       | org (newest-first across all)|
+//! | `c` org kind                          | number of users or groups    |
 //! | `w` sequence                          | redo intent of a write group |
 //!
 //! Every write goes through one writer thread (`writer.rs`), which applies many writes as one
 //! atomic group and answers each only after the group commit (`commit.rs`) has flushed it: a
 //! write method's future resolves when the write is durable. Reads go straight to sled.
 
+mod check;
 mod commit;
 mod records;
 mod writer;
@@ -29,6 +30,7 @@ pub use records::now;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use check::CheckReport;
 pub use commit::Committer;
 pub use records::{IndexEntries, Kind, Organization, ResourceRecord, ScimKey};
 pub use writer::{OpResult, Staged};
@@ -303,7 +305,7 @@ impl Store {
         let scan = move |tree: &sled::Tree| -> Result<Vec<Vec<u8>>> {
             let o = org_id.as_bytes();
             let mut doomed = vec![key(b'o', &[o])];
-            for tag in [b'k', b'u', b'g', b'n', b'x', b'm', b'r'] {
+            for tag in [b'k', b'u', b'g', b'n', b'x', b'm', b'r', b'c', b'a'] {
                 for k in tree.scan_prefix(prefix(tag, &[o])).keys() {
                     doomed.push(k?.to_vec());
                 }
@@ -312,11 +314,6 @@ impl Store {
                 let (k, v) = item?;
                 let rec: ScimKey = decode(&k, &v)?;
                 doomed.push(key(b'd', &[rec.digest.as_bytes()]));
-            }
-            for k in tree.scan_prefix(prefix(b'a', &[o])).keys() {
-                let k = k?;
-                doomed.push(key(b'A', &[last_part(&k).as_bytes()]));
-                doomed.push(k.to_vec());
             }
             Ok(doomed)
         };
@@ -518,7 +515,23 @@ impl Store {
         Ok(())
     }
 
+    fn counter_key(org: &str, kind: Kind) -> Vec<u8> {
+        key(b'c', &[org.as_bytes(), &[kind.tag()]])
+    }
+
+    fn read_counter(v: Option<&[u8]>) -> u64 {
+        v.and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_be_bytes)
+    }
+
+    /// How many users or groups an organization has: one read (the count is kept by writes).
     pub fn count_resources(&self, org: &str, kind: Kind) -> Result<usize> {
+        let v = self.inner.tree.get(Self::counter_key(org, kind))?;
+        Ok(Self::read_counter(v.as_deref()) as usize)
+    }
+
+    /// Counts by scanning, for `check` to compare with the kept count.
+    pub fn count_resources_by_scan(&self, org: &str, kind: Kind) -> Result<usize> {
         let mut n = 0;
         for item in self
             .inner
@@ -530,6 +543,36 @@ impl Store {
             n += 1;
         }
         Ok(n)
+    }
+
+    fn add_to_counter(st: &mut Staged<'_>, org: &str, kind: Kind, delta: i64) -> TxResult<()> {
+        let k = Self::counter_key(org, kind);
+        let n = Self::read_counter(st.get(&k)?.as_deref()) as i64;
+        st.insert(k, (n + delta).max(0).to_be_bytes().to_vec())?;
+        Ok(())
+    }
+
+    /// A page of ids of one kind in list order: skip `skip`, take at most `take`, without
+    /// reading the rest.
+    pub fn resource_page(
+        &self,
+        org: &str,
+        kind: Kind,
+        skip: usize,
+        take: usize,
+    ) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for k in self
+            .inner
+            .tree
+            .scan_prefix(prefix(kind.tag(), &[org.as_bytes()]))
+            .keys()
+            .skip(skip)
+            .take(take)
+        {
+            out.push(last_part(&k?));
+        }
+        Ok(out)
     }
 
     /// Moves a record's index entries from `old` to `new`, refusing a unique value another
@@ -602,6 +645,7 @@ impl Store {
                 let report =
                     Self::apply_members(st, &org, &rec.id, &mut rec.member_count, &change, &[])?;
                 st.insert(k.clone(), encode(&rec))?;
+                Self::add_to_counter(st, &org, kind, 1)?;
                 Ok(Ok((rec, report)))
             })
             .await
@@ -642,6 +686,7 @@ impl Store {
                     st.remove(Self::term_key(&org, kind, attr, value, &id))?;
                 }
                 st.remove(k.clone())?;
+                Self::add_to_counter(st, &org, kind, -1)?;
                 let ob = org.as_bytes();
                 for other in links {
                     let (user, group) = match kind {
@@ -837,7 +882,6 @@ impl Store {
         let mut batch = sled::Batch::default();
         for (org, id, json) in records {
             batch.insert(key(b'a', &[org.as_bytes(), id.as_bytes()]), json.as_slice());
-            batch.insert(key(b'A', &[id.as_bytes()]), org.as_bytes());
         }
         self.inner.tree.apply_batch(batch)?;
         Ok(())
@@ -876,7 +920,6 @@ impl Store {
             if excess == 0 && id.as_str() >= before_id {
                 break;
             }
-            batch.remove(key(b'A', &[id.as_bytes()]));
             batch.remove(k);
             excess = excess.saturating_sub(1);
             removed += 1;
@@ -908,13 +951,43 @@ impl Store {
                 }
             }
             None => {
-                for item in self.inner.tree.scan_prefix([b'A', SEP]).rev() {
-                    let (k, org) = item?;
-                    let id = last_part(&k);
-                    if let Some(v) = self.inner.tree.get(key(b'a', &[&org, id.as_bytes()]))?
-                        && !f(&v)
-                    {
-                        break;
+                // Newest first across organizations: merge each one's newest-first records
+                // by id (ids are time-ordered).
+                let mut feeds: Vec<_> = self
+                    .list_orgs()?
+                    .into_iter()
+                    .map(|o| {
+                        self.inner
+                            .tree
+                            .scan_prefix(prefix(b'a', &[o.id.as_bytes()]))
+                            .rev()
+                            .peekable()
+                    })
+                    .collect();
+                loop {
+                    let mut newest: Option<(usize, String)> = None;
+                    for (i, feed) in feeds.iter_mut().enumerate() {
+                        match feed.peek() {
+                            Some(Ok((k, _))) => {
+                                let id = last_part(k);
+                                if newest.as_ref().is_none_or(|(_, best)| id > *best) {
+                                    newest = Some((i, id));
+                                }
+                            }
+                            Some(Err(_)) => {
+                                if let Some(Err(e)) = feed.next() {
+                                    return Err(e.into());
+                                }
+                            }
+                            None => {}
+                        }
+                    }
+                    let Some((i, _)) = newest else { break };
+                    if let Some(item) = feeds[i].next() {
+                        let (_, v) = item?;
+                        if !f(&v) {
+                            break;
+                        }
                     }
                 }
             }

@@ -420,3 +420,97 @@ fn concurrent_member_adds_lose_nothing() {
         40
     );
 }
+
+#[test]
+fn check_finds_nothing_wrong_in_a_healthy_store_and_reports_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    b(s.create_org(&org("a"))).unwrap().unwrap();
+    b(s.insert_key(&key_record("a", "key_1", "abcd")))
+        .unwrap()
+        .unwrap();
+    b(s.create_resource("a", Kind::User, &user("u1", "x@y.com"), &[]))
+        .unwrap()
+        .unwrap();
+    b(s.create_resource("a", Kind::User, &user("u2", "z@y.com"), &[]))
+        .unwrap()
+        .unwrap();
+    b(s.create_resource(
+        "a",
+        Kind::Group,
+        &group("g", "G"),
+        &["u1".into(), "u2".into()],
+    ))
+    .unwrap()
+    .unwrap();
+    let report = s.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(
+        (report.users, report.groups, report.memberships, report.keys),
+        (2, 1, 2, 1)
+    );
+    assert_eq!(s.count_resources("a", Kind::User).unwrap(), 2);
+    assert_eq!(s.count_resources_by_scan("a", Kind::User).unwrap(), 2);
+    // Damage: a lost unique entry, a one-sided membership, a dangling digest.
+    let t = &s.inner.tree;
+    t.remove(Store::unique_key("a", Kind::User, "x@y.com"))
+        .unwrap();
+    t.remove(key(b'r', &[b"a", b"u2", b"g"])).unwrap();
+    t.insert(key(b'd', &[b"ffff"]), &b"a\0key_9"[..]).unwrap();
+    let problems = s.check().unwrap().problems;
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems.iter().any(|p| p.contains("not indexed")));
+    assert!(problems.iter().any(|p| p.contains("no reverse entry")));
+    assert!(problems.iter().any(|p| p.contains("missing key a/key_9")));
+}
+
+#[test]
+fn an_interrupted_write_group_is_redone_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path(), 8 << 20).unwrap();
+        b(s.create_org(&org("a"))).unwrap().unwrap();
+    }
+    // Simulate a crash after a group's intent reached the log but before its changes did:
+    // write only the intent, as the writer does first.
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree("scimdesk").unwrap();
+        let rec = user("u1", "x@y.com");
+        let mut intent = Vec::new();
+        for (k, v) in [
+            (Store::record_key("a", Kind::User, "u1"), encode(&rec)),
+            (
+                Store::unique_key("a", Kind::User, "x@y.com"),
+                b"u1".to_vec(),
+            ),
+            (
+                Store::term_key("a", Kind::User, "externalId", "ext-u1", "u1"),
+                Vec::new(),
+            ),
+            (
+                Store::counter_key("a", Kind::User),
+                1u64.to_be_bytes().to_vec(),
+            ),
+        ] {
+            intent.push(1u8);
+            intent.extend_from_slice(&(k.len() as u32).to_be_bytes());
+            intent.extend_from_slice(&k);
+            intent.extend_from_slice(&(v.len() as u32).to_be_bytes());
+            intent.extend_from_slice(&v);
+        }
+        tree.insert([b"w\0".as_slice(), &5u64.to_be_bytes()].concat(), intent)
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    assert!(s.get_resource("a", Kind::User, "u1").unwrap().is_some());
+    assert_eq!(
+        s.lookup_unique("a", Kind::User, "x@y.com")
+            .unwrap()
+            .as_deref(),
+        Some("u1")
+    );
+    let report = s.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
