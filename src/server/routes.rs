@@ -411,12 +411,13 @@ where
     let dir = &state.dir;
     let m = &req.method;
     let mut projection = projection(req)?;
-    // Name the subject early so failures are attributed too.
-    if let Ok(rec) = dir.get_resource(&org.id, kind, id) {
+    // Read it first: a GET answers from it, and a failed write is still attributed to it.
+    let current = dir.get_resource(&org.id, kind, id);
+    if let Ok(rec) = &current {
         trace.subject = subject_of(kind, &rec.attrs);
     }
     let out = if is_get(m) {
-        let rec = dir.get_resource(&org.id, kind, id)?;
+        let rec = current?;
         trace.summary = Some(format!(
             "read {} {}",
             kind.resource_type().to_lowercase(),
