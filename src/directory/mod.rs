@@ -327,5 +327,3 @@ impl Directory {
     }
 }
 
-#[cfg(test)]
-mod tests;
