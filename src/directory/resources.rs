@@ -732,9 +732,8 @@ impl Directory {
                 )
             }
             None => {
-                // No filter, no sort: the kept count, and one range read for the page.
-                let total = store.count_resources(org, kind).map_err(internal)?;
-                let ids = store
+                // No filter, no sort: the page straight from the id list.
+                let (total, ids) = store
                     .resource_page(org, kind, skip, params.count)
                     .map_err(internal)?;
                 let mut page = Vec::new();

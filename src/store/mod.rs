@@ -91,7 +91,12 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
+/// Every user or group id of one organization in list order, held in memory once read, so a page
+/// at any offset costs the page, not the offset. Writes keep it current.
+type IdLists = std::sync::Mutex<std::collections::HashMap<(String, Kind), Vec<String>>>;
+
 struct Inner {
+    ids: IdLists,
     /// Taken on drop: the writer finishes its queue before the final flush.
     writer: Option<Writer>,
     committer: Arc<Committer>,
@@ -193,6 +198,7 @@ impl Store {
             .map_err(|e| StoreError::Sled(e.into()))?;
         Ok(Store {
             inner: Arc::new(Inner {
+                ids: IdLists::default(),
                 writer: Some(writer),
                 committer,
                 tree,
@@ -331,6 +337,8 @@ impl Store {
                 Ok(Ok(true))
             })
             .await?;
+        let mut lists = self.inner.ids.lock().unwrap_or_else(|p| p.into_inner());
+        lists.retain(|(o, _), _| o != id);
         Ok(existed.unwrap_or(false))
     }
 
@@ -488,11 +496,36 @@ impl Store {
 
     /// All ids of one kind in key order (creation order, as ids are time-ordered).
     pub fn resource_ids(&self, org: &str, kind: Kind) -> Result<Vec<String>> {
-        Ok(self
-            .scan_keys(&prefix(kind.tag(), &[org.as_bytes()]))?
-            .iter()
-            .map(|k| last_part(k))
-            .collect())
+        self.with_ids(org, kind, |ids| ids.to_vec())
+    }
+
+    /// Runs `f` on the id list of one organization and kind, reading it on first use.
+    fn with_ids<T>(&self, org: &str, kind: Kind, f: impl FnOnce(&[String]) -> T) -> Result<T> {
+        let mut lists = self.inner.ids.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (org.to_string(), kind);
+        if !lists.contains_key(&key) {
+            let ids = self
+                .scan_keys(&prefix(kind.tag(), &[org.as_bytes()]))?
+                .iter()
+                .map(|k| last_part(k))
+                .collect();
+            lists.insert(key.clone(), ids);
+        }
+        Ok(f(&lists[&key]))
+    }
+
+    /// Keeps a loaded id list current after a create (`added`) or delete.
+    fn note_id(&self, org: &str, kind: Kind, id: &str, added: bool) {
+        let mut lists = self.inner.ids.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ids) = lists.get_mut(&(org.to_string(), kind)) {
+            match (ids.binary_search_by(|x| x.as_str().cmp(id)), added) {
+                (Err(at), true) => ids.insert(at, id.to_string()),
+                (Ok(at), false) => {
+                    ids.remove(at);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Calls `f` on every record of one kind in key order until it returns false.
@@ -560,19 +593,11 @@ impl Store {
         kind: Kind,
         skip: usize,
         take: usize,
-    ) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for k in self
-            .inner
-            .tree
-            .scan_prefix(prefix(kind.tag(), &[org.as_bytes()]))
-            .keys()
-            .skip(skip)
-            .take(take)
-        {
-            out.push(last_part(&k?));
-        }
-        Ok(out)
+    ) -> Result<(usize, Vec<String>)> {
+        self.with_ids(org, kind, |ids| {
+            let page = ids.iter().skip(skip).take(take).cloned().collect();
+            (ids.len(), page)
+        })
     }
 
     /// Moves a record's index entries from `old` to `new`, refusing a unique value another
@@ -621,6 +646,7 @@ impl Store {
         members: &[String],
     ) -> Result<Result<(ResourceRecord, MembershipReport), WriteRefused<()>>> {
         let org = org.to_string();
+        let org_id = org.clone();
         let org_key = key(b'o', &[org.as_bytes()]);
         let k = Self::record_key(&org, kind, &rec.id);
         let change = MemberChange {
@@ -649,11 +675,17 @@ impl Store {
                 Ok(Ok((rec, report)))
             })
             .await
+            .inspect(|r| {
+                if let Ok((rec, _)) = r {
+                    self.note_id(&org_id, kind, &rec.id, true);
+                }
+            })
     }
 
     /// Deletes a user (with every membership it has) or a group (with its member list).
     /// Returns false when it did not exist.
     pub async fn delete_resource(&self, org: &str, kind: Kind, id: &str) -> Result<bool> {
+        let (org_id, id_str) = (org, id);
         let (o, i) = (org.to_string(), id.to_string());
         // The other side of every link: a user's groups, or a group's members.
         let scan = move |tree: &sled::Tree| -> Result<Vec<String>> {
@@ -709,7 +741,11 @@ impl Store {
                 Ok(Ok(true))
             })
             .await?;
-        Ok(r.unwrap_or(false))
+        let deleted = r.unwrap_or(false);
+        if deleted {
+            self.note_id(org_id, kind, id_str, false);
+        }
+        Ok(deleted)
     }
 
     // ----- membership -----

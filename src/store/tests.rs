@@ -514,3 +514,35 @@ fn an_interrupted_write_group_is_redone_at_open() {
     let report = s.check().unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
+
+#[test]
+fn pages_follow_creates_and_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    b(s.create_org(&org("a"))).unwrap().unwrap();
+    for i in 0..5 {
+        b(s.create_resource(
+            "a",
+            Kind::User,
+            &user(&format!("u{i}"), &format!("u{i}@y.com")),
+            &[],
+        ))
+        .unwrap()
+        .unwrap();
+    }
+    assert_eq!(
+        s.resource_page("a", Kind::User, 1, 2).unwrap(),
+        (5, vec!["u1".to_string(), "u2".to_string()])
+    );
+    b(s.create_resource("a", Kind::User, &user("u5", "u5@y.com"), &[]))
+        .unwrap()
+        .unwrap();
+    assert!(b(s.delete_resource("a", Kind::User, "u1")).unwrap());
+    let (total, page) = s.resource_page("a", Kind::User, 0, 10).unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(page, ["u0", "u2", "u3", "u4", "u5"]);
+    assert_eq!(page, s.resource_ids("a", Kind::User).unwrap());
+    assert_eq!(s.count_resources("a", Kind::User).unwrap(), 5);
+    assert!(b(s.delete_org("a")).unwrap());
+    assert_eq!(s.resource_page("a", Kind::User, 0, 10).unwrap().0, 0);
+}
