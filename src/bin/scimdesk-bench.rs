@@ -10,6 +10,9 @@
 //! writes acknowledged through the group commit (durable write); scale runs at 1,000 and
 //! `--large` users; recording on/off; dashboard latency and frame time under load.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
