@@ -12,7 +12,7 @@
 //! | `x` org kind attr value id            | empty (secondary index)      |
 //! | `m` org group user                    | empty (membership)           |
 //! | `r` org user group                    | empty (reverse membership)   |
-//! | `a` org activity-id                   | activity record (JSON)       |
+//! | `a` org newest-id count               | activity records (JSON list) |
 //! | `c` org kind                          | number of users or groups    |
 //! | `w` sequence                          | redo intent of a write group |
 //!
@@ -29,6 +29,8 @@ pub use records::now;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use sled::IVec;
 
 pub use check::CheckReport;
 pub use commit::Committer;
@@ -179,17 +181,33 @@ impl Store {
     /// Opens (creating if needed) the store in `dir` with a page cache of `cache_capacity` bytes.
     pub fn open(dir: &Path, cache_capacity: u64) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_capacity)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
-                    StoreError::InUse(dir.to_path_buf())
+        let open = || {
+            sled::Config::new()
+                .path(dir)
+                .cache_capacity(cache_capacity)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+                .map_err(|e| match e {
+                    sled::Error::Io(ref io)
+                        if io.to_string().contains("could not acquire lock") =>
+                    {
+                        StoreError::InUse(dir.to_path_buf())
+                    }
+                    other => StoreError::Sled(other),
+                })
+        };
+        // A store just closed in this process can stay locked for a moment while sled's IO
+        // threads let go of it; another process holding it is reported after the retries.
+        let mut attempt = 0;
+        let db = loop {
+            match open() {
+                Err(StoreError::InUse(_)) if attempt < 10 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                other => StoreError::Sled(other),
-            })?;
+                other => break other?,
+            }
+        };
         let tree = db.open_tree("scimdesk")?;
         writer::recover(&tree)?;
         let committer =
@@ -911,19 +929,50 @@ impl Store {
     }
 
     // ----- activity -----
+    //
+    // Activity is stored in blobs: one value per organization per writer batch, under
+    // `a` org newest-id count. One insert per batch instead of one per request keeps recording
+    // cheap (sled copies a leaf on every insert); the count in the key makes counting and
+    // trimming read keys only.
 
-    /// Appends activity records `(org, time-ordered id, JSON)` in one batch. Not flushed here:
-    /// activity is written off the request path and reaches disk with the next flush.
-    pub fn append_activity(&self, records: &[(String, String, Vec<u8>)]) -> Result<()> {
+    fn blob_key(org: &str, newest_id: &str, count: usize) -> Vec<u8> {
+        key(
+            b'a',
+            &[
+                org.as_bytes(),
+                newest_id.as_bytes(),
+                count.to_string().as_bytes(),
+            ],
+        )
+    }
+
+    /// (newest id, record count) from a blob key.
+    fn blob_parts(k: &[u8]) -> (String, usize) {
+        let p: Vec<&[u8]> = k.split(|b| *b == SEP).collect();
+        let id = p
+            .get(2)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let n = p
+            .get(3)
+            .and_then(|b| std::str::from_utf8(b).ok()?.parse().ok())
+            .unwrap_or(0);
+        (id, n)
+    }
+
+    /// Stores activity blobs `(org, newest id in the blob, record count, bytes)` in one batch.
+    /// Not flushed here: activity is written off the request path and reaches disk with the
+    /// next flush.
+    pub fn append_activity(&self, blobs: &[(String, String, usize, Vec<u8>)]) -> Result<()> {
         let mut batch = sled::Batch::default();
-        for (org, id, json) in records {
-            batch.insert(key(b'a', &[org.as_bytes(), id.as_bytes()]), json.as_slice());
+        for (org, newest, count, bytes) in blobs {
+            batch.insert(Self::blob_key(org, newest, *count), bytes.as_slice());
         }
         self.inner.tree.apply_batch(batch)?;
         Ok(())
     }
 
-    /// How many activity records an organization has.
+    /// How many activity records an organization has (reads keys only).
     pub fn activity_count(&self, org: &str) -> Result<usize> {
         let mut n = 0;
         for k in self
@@ -932,33 +981,43 @@ impl Store {
             .scan_prefix(prefix(b'a', &[org.as_bytes()]))
             .keys()
         {
-            k?;
-            n += 1;
+            n += Self::blob_parts(&k?).1;
         }
         Ok(n)
     }
 
-    /// Removes an organization's oldest activity records: all with ids below `before_id`, then
-    /// more until at most `keep` remain. Returns how many were removed.
-    pub fn trim_activity(&self, org: &str, before_id: &str, keep: usize) -> Result<usize> {
-        let total = self.activity_count(org)?;
-        let mut excess = total.saturating_sub(keep);
+    /// Removes an organization's oldest activity records: every blob whose records are all
+    /// older than `before_id`, then the oldest records until at most `keep` remain. A blob
+    /// that is only partly over the limit is rewritten by `drop_oldest(bytes, k)`, which
+    /// returns the blob without its `k` oldest records. Returns how many records went.
+    pub fn trim_activity(
+        &self,
+        org: &str,
+        before_id: &str,
+        keep: usize,
+        drop_oldest: impl Fn(&[u8], usize) -> Option<Vec<u8>>,
+    ) -> Result<usize> {
+        let mut total = self.activity_count(org)?;
         let mut batch = sled::Batch::default();
         let mut removed = 0;
-        for k in self
-            .inner
-            .tree
-            .scan_prefix(prefix(b'a', &[org.as_bytes()]))
-            .keys()
-        {
-            let k = k?;
-            let id = last_part(&k);
-            if excess == 0 && id.as_str() >= before_id {
-                break;
+        for item in self.inner.tree.scan_prefix(prefix(b'a', &[org.as_bytes()])) {
+            let (k, v) = item?;
+            let (newest, n) = Self::blob_parts(&k);
+            let excess = total.saturating_sub(keep);
+            if newest.as_str() < before_id || excess >= n {
+                batch.remove(k);
+                total -= n;
+                removed += n;
+                continue;
             }
-            batch.remove(k);
-            excess = excess.saturating_sub(1);
-            removed += 1;
+            if excess > 0
+                && let Some(smaller) = drop_oldest(&v, excess)
+            {
+                batch.remove(k);
+                batch.insert(Self::blob_key(org, &newest, n - excess), smaller);
+                removed += excess;
+            }
+            break;
         }
         if removed > 0 {
             self.inner.tree.apply_batch(batch)?;
@@ -966,69 +1025,13 @@ impl Store {
         Ok(removed)
     }
 
-    /// Activity records newest first (of one organization, or of all), until `f` returns false.
-    pub fn recent_activity(
-        &self,
-        org: Option<&str>,
-        mut f: impl FnMut(&[u8]) -> bool,
-    ) -> Result<()> {
-        match org {
-            Some(org) => {
-                for item in self
-                    .inner
-                    .tree
-                    .scan_prefix(prefix(b'a', &[org.as_bytes()]))
-                    .rev()
-                {
-                    let (_, v) = item?;
-                    if !f(&v) {
-                        break;
-                    }
-                }
-            }
-            None => {
-                // Newest first across organizations: merge each one's newest-first records
-                // by id (ids are time-ordered).
-                let mut feeds: Vec<_> = self
-                    .list_orgs()?
-                    .into_iter()
-                    .map(|o| {
-                        self.inner
-                            .tree
-                            .scan_prefix(prefix(b'a', &[o.id.as_bytes()]))
-                            .rev()
-                            .peekable()
-                    })
-                    .collect();
-                loop {
-                    let mut newest: Option<(usize, String)> = None;
-                    for (i, feed) in feeds.iter_mut().enumerate() {
-                        match feed.peek() {
-                            Some(Ok((k, _))) => {
-                                let id = last_part(k);
-                                if newest.as_ref().is_none_or(|(_, best)| id > *best) {
-                                    newest = Some((i, id));
-                                }
-                            }
-                            Some(Err(_)) => {
-                                if let Some(Err(e)) = feed.next() {
-                                    return Err(e.into());
-                                }
-                            }
-                            None => {}
-                        }
-                    }
-                    let Some((i, _)) = newest else { break };
-                    if let Some(item) = feeds[i].next() {
-                        let (_, v) = item?;
-                        if !f(&v) {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
+    /// An organization's activity blobs, newest first.
+    pub fn activity_blobs(&self, org: &str) -> impl Iterator<Item = Result<IVec>> + '_ {
+        self.inner
+            .tree
+            .scan_prefix(prefix(b'a', &[org.as_bytes()]))
+            .rev()
+            .map(|item| item.map(|(_, v)| v).map_err(StoreError::from))
     }
 
     /// Every key of the store as (tag, parts) for consistency checks: raw access for `check`.
