@@ -39,6 +39,9 @@ const QUEUE: usize = 65_536;
 const LIVE: usize = 4_096;
 /// Most events written in one batch.
 const BATCH: usize = 2_048;
+/// Most records in one stored blob: sled writes values of more than about 128 KB as separate
+/// files, which is slow; 32 records stay around 25 KB.
+const BLOB_RECORDS: usize = 32;
 /// How long the writer gathers records before storing a batch.
 const GATHER: Duration = Duration::from_millis(50);
 /// How often age-based retention runs.
@@ -247,10 +250,12 @@ fn store_batch(
     let mut blobs = Vec::with_capacity(by_org.len());
     for (org, mut events) in by_org {
         events.sort_by(|a, b| a.id.cmp(&b.id));
-        let newest = events.last().map(|e| e.id.clone()).unwrap_or_default();
-        match serde_json::to_vec(&events) {
-            Ok(bytes) => blobs.push((org, newest, events.len(), bytes)),
-            Err(e) => tracing::error!(error = %e, "could not encode activity"),
+        for chunk in events.chunks(BLOB_RECORDS) {
+            let newest = chunk.last().map(|e| e.id.clone()).unwrap_or_default();
+            match serde_json::to_vec(chunk) {
+                Ok(bytes) => blobs.push((org.clone(), newest, chunk.len(), bytes)),
+                Err(e) => tracing::error!(error = %e, "could not encode activity"),
+            }
         }
     }
     if let Err(e) = store.append_activity(&blobs) {

@@ -74,7 +74,7 @@ pub async fn serve(
         .graceful(shutdown)
         .run()
         .await;
-    if let Err(e) = store.flush() {
+    if let Err(e) = store.durable().await {
         tracing::error!(error = %e, "final flush failed");
     }
 }
@@ -151,7 +151,7 @@ pub async fn run_cli(config: Config, log_activity: bool, json: bool) -> Result<(
     serve(dir.clone(), listener, shutdown_signal()).await;
     // Store what activity is still queued, then flush it too.
     dir.activity().close();
-    if let Err(e) = dir.store().flush() {
+    if let Err(e) = dir.store().durable().await {
         tracing::error!(error = %e, "final flush failed");
     }
     eprintln!("scimdesk: stopped; the store is flushed");

@@ -49,7 +49,7 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let _ = stop.send(());
     let _ = server.await;
     dir.activity().close();
-    if let Err(e) = dir.store().flush() {
+    if let Err(e) = dir.store().durable().await {
         tracing::error!(error = %e, "final flush failed");
     }
     result.map_err(|e| Failure::refused(format!("dashboard error: {e}")))
