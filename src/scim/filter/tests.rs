@@ -164,6 +164,14 @@ fn bad_syntax_is_an_error() {
     );
 }
 
+#[test]
+fn long_numbers_print_and_parse_back_exactly() {
+    // Found by `cargo fuzz run filter`: without correctly rounded float parsing the printed
+    // form of this number parsed back to a different one.
+    let f = parse("eeeee lt 55555555555555555555555555555555555555555550e2").unwrap();
+    assert_eq!(parse(&f.to_string()), Ok(f));
+}
+
 fn arb_path() -> impl Strategy<Value = AttrPath> {
     let urn = prop::option::of(prop::sample::select(vec![
         schema::USER_SCHEMA.to_string(),
