@@ -7,50 +7,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Client, patch_ops, user};
 use serde_json::json;
-
-struct Setup {
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_scimdesk"));
-        c.arg("--config").arg(self.dir.path().join("config.toml"));
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        self.cmd().args(args).output().unwrap()
-    }
-
-    fn serve(&self) -> (Child, std::net::SocketAddr) {
-        let mut child = self
-            .cmd()
-            .arg("serve")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let banner = lines.next().unwrap().unwrap();
-        std::thread::spawn(move || for _ in lines {});
-        let addr = banner
-            .split("http://")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap();
-        (child, addr.parse().unwrap())
-    }
-}
 
 fn random(below: u64) -> u64 {
     let nanos = std::time::SystemTime::now()
@@ -70,14 +33,7 @@ fn acknowledged_writes_survive_sigkill_and_indexes_agree() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let setup = Setup {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    std::fs::write(
-        setup.dir.path().join("config.toml"),
-        "[server]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = 16\n",
-    )
-    .unwrap();
+    let setup = common::Installation::new("127.0.0.1:0");
     for args in [
         &["org", "create", "acme", "--name", "Acme"][..],
         &["domain", "add", "acme", "acme.com"],

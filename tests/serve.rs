@@ -2,56 +2,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Setup {
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new(listen: &str) -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("config.toml"),
-            format!("[server]\nlisten = \"{listen}\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = 8\n"),
-        )
-        .unwrap();
-        Setup { dir }
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_scimdesk"));
-        c.arg("--config").arg(self.dir.path().join("config.toml"));
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        self.cmd().args(args).output().unwrap()
-    }
-
-    /// Starts `serve` and waits for its banner; returns the child and the address it printed.
-    fn serve(&self) -> (Child, String) {
-        let mut child = self
-            .cmd()
-            .arg("serve")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let banner = lines.next().unwrap().unwrap();
-        std::thread::spawn(move || for _ in lines {});
-        let addr = banner
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {banner:?}"))
-            .to_string();
-        (child, addr)
-    }
-}
+use common::Installation as Setup;
 
 fn wait(child: &mut Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -94,7 +48,7 @@ fn serve_holds_the_store_answers_health_and_stops_on_sigterm() {
     );
     let (mut child, addr) = s.serve();
     let client = common::Client {
-        addr: addr.parse().unwrap(),
+        addr,
         base: String::new(),
         auth: None,
     };
@@ -141,7 +95,7 @@ fn acknowledged_writes_survive_sigkill() {
         .to_string();
     let (mut child, addr) = s.serve();
     let c = common::Client {
-        addr: addr.parse().unwrap(),
+        addr,
         base: "/scim/v2/acme".into(),
         auth: Some(format!("Bearer {secret}")),
     };
@@ -151,10 +105,7 @@ fn acknowledged_writes_survive_sigkill() {
     send_signal(child.id(), "KILL");
     wait(&mut child);
     let (mut child, addr) = s.serve();
-    let c = common::Client {
-        addr: addr.parse().unwrap(),
-        ..c
-    };
+    let c = common::Client { addr, ..c };
     for id in &ids {
         assert_eq!(
             c.get(&format!("/Users/{id}")).status,

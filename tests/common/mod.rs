@@ -403,3 +403,51 @@ pub fn member_ids(c: &Client, group: &str) -> Vec<String> {
     ids.sort();
     ids
 }
+
+/// The real binary on a temporary config and store, for process-level tests.
+pub struct Installation {
+    pub dir: tempfile::TempDir,
+}
+
+impl Installation {
+    /// A config listening on `listen` with its store in the temporary directory.
+    pub fn new(listen: &str) -> Installation {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            format!("[server]\nlisten = \"{listen}\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = 16\n"),
+        )
+        .unwrap();
+        Installation { dir }
+    }
+
+    pub fn cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_scimdesk"));
+        c.arg("--config").arg(self.dir.path().join("config.toml"));
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Starts `serve`, waits for its banner and returns the child and the address it printed.
+    pub fn serve(&self) -> (std::process::Child, SocketAddr) {
+        use std::io::BufRead;
+        let mut child = self
+            .cmd()
+            .arg("serve")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let banner = lines.next().unwrap().unwrap();
+        std::thread::spawn(move || for _ in lines {});
+        let addr = banner
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {banner:?}"));
+        (child, addr.parse().unwrap())
+    }
+}
