@@ -154,7 +154,15 @@ fn scim_disabled_is_403_and_key_use_is_recorded() {
     let c = s.client(&t);
     assert!(s.dir.list_keys("acme").unwrap()[0].last_used.is_none());
     assert_eq!(c.get("/Users").status, 200);
-    assert!(s.dir.list_keys("acme").unwrap()[0].last_used.is_some());
+    // The last use is written in the background (it is not flushed per request).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.dir.list_keys("acme").unwrap()[0].last_used.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "last use never recorded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     s.block_on(s.dir.set_scim_enabled("acme", false)).unwrap();
     let v = c.get("/Users").assert_error(403, None);
     assert_eq!(v["detail"], "SCIM is disabled for this organization");
