@@ -145,10 +145,23 @@ impl Drop for ActivityLog {
     }
 }
 
+/// A stored blob: the records as JSON, LZ4-compressed (similar records compress several times,
+/// and every byte stored joins the log that acknowledged writes wait to flush).
+fn encode_blob(events: &[ActivityEvent]) -> Result<Vec<u8>, serde_json::Error> {
+    Ok(lz4_flex::compress_prepend_size(&serde_json::to_vec(
+        events,
+    )?))
+}
+
+fn decode_blob(bytes: &[u8]) -> Result<Vec<ActivityEvent>, String> {
+    let json = lz4_flex::decompress_size_prepended(bytes).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&json).map_err(|e| e.to_string())
+}
+
 /// One organization's stored events, newest first, decoding a blob at a time.
 fn org_events<'s>(store: &'s Store, org: &str) -> impl Iterator<Item = ActivityEvent> + 's {
     store.activity_blobs(org).flat_map(|blob| {
-        let events: Vec<ActivityEvent> = match blob.map(|b| serde_json::from_slice(&b)) {
+        let events: Vec<ActivityEvent> = match blob.map(|b| decode_blob(&b)) {
             Ok(Ok(events)) => events,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "skipped an unreadable activity blob");
@@ -252,7 +265,7 @@ fn store_batch(
         events.sort_by(|a, b| a.id.cmp(&b.id));
         for chunk in events.chunks(BLOB_RECORDS) {
             let newest = chunk.last().map(|e| e.id.clone()).unwrap_or_default();
-            match serde_json::to_vec(chunk) {
+            match encode_blob(chunk) {
                 Ok(bytes) => blobs.push((org.clone(), newest, chunk.len(), bytes)),
                 Err(e) => tracing::error!(error = %e, "could not encode activity"),
             }
@@ -290,9 +303,9 @@ fn trim(
     counts: &mut HashMap<String, usize>,
 ) {
     let drop_oldest = |bytes: &[u8], k: usize| -> Option<Vec<u8>> {
-        let mut events: Vec<ActivityEvent> = serde_json::from_slice(bytes).ok()?;
+        let mut events: Vec<ActivityEvent> = decode_blob(bytes).ok()?;
         events.drain(..k.min(events.len()));
-        serde_json::to_vec(&events).ok()
+        encode_blob(&events).ok()
     };
     match store.trim_activity(org, cutoff, retention.max_per_org, drop_oldest) {
         Ok(removed) => {
