@@ -133,15 +133,16 @@ where
     }
 }
 
-struct ScanOp<P, R, E, S, F> {
-    scan: Option<S>,
-    scanned: Option<P>,
-    op: Option<F>,
-    outcome: Option<Result<R, WriteRefused<E>>>,
-    reply: Option<Reply<R, E>>,
+/// A write that first scans: the scan's result is handed to the op, which then runs like any
+/// other.
+type BoxedOp<R, E> = Box<dyn FnOnce(&mut Staged<'_>) -> OpResult<R, E> + Send>;
+
+struct ScanOp<S, F, R, E> {
+    scan: Option<(S, F)>,
+    cell: OpCell<R, E, BoxedOp<R, E>>,
 }
 
-impl<P, R, E, S, F> Job for ScanOp<P, R, E, S, F>
+impl<P, R, E, S, F> Job for ScanOp<S, F, R, E>
 where
     P: Send + 'static,
     R: Send + 'static,
@@ -154,24 +155,19 @@ where
     }
 
     fn prepare(&mut self, tree: &sled::Tree) -> Result<(), StoreError> {
-        if let Some(scan) = self.scan.take() {
-            self.scanned = Some(scan(tree)?);
+        if let Some((scan, op)) = self.scan.take() {
+            let scanned = scan(tree)?;
+            self.cell.op = Some(Box::new(move |st| op(st, &scanned)));
         }
         Ok(())
     }
 
     fn run(&mut self, st: &mut Staged<'_>) -> TxResult<bool> {
-        let (Some(scanned), Some(op)) = (self.scanned.as_ref(), self.op.take()) else {
-            return Ok(false);
-        };
-        let outcome = op(st, scanned)?;
-        let ok = outcome.is_ok();
-        self.outcome = Some(outcome);
-        Ok(ok)
+        self.cell.run(st)
     }
 
     fn finish(self: Box<Self>, flushed: Result<(), StoreError>) {
-        answer(self.reply, self.outcome, flushed)
+        Box::new(self.cell).finish(flushed)
     }
 }
 
@@ -256,11 +252,12 @@ impl Writer {
     {
         let (tx, rx) = oneshot::channel();
         self.send(Box::new(ScanOp {
-            scan: Some(scan),
-            scanned: None,
-            op: Some(op),
-            outcome: None,
-            reply: Some(tx),
+            scan: Some((scan, op)),
+            cell: OpCell {
+                op: None,
+                outcome: None,
+                reply: Some(tx),
+            },
         }))?;
         rx.await
             .map_err(|_| StoreError::Durability("the writer has stopped".into()))?
