@@ -29,6 +29,8 @@ pub struct State {
 /// What handling a request found out, for its activity record.
 #[derive(Default)]
 pub struct Trace {
+    /// Whether the request will be recorded: describing it is skipped when not.
+    recording: bool,
     /// Set once the path names an existing organization: only then is the request recorded.
     org: Option<String>,
     key_id: Option<String>,
@@ -56,13 +58,16 @@ where
     B: bytes::Buf,
 {
     let started = Instant::now();
-    let mut trace = Trace::default();
+    let mut trace = Trace {
+        recording: state.dir.activity().is_enabled(),
+        ..Trace::default()
+    };
     let (reply, error) = match route(&state, &req, body, &mut trace).await {
         Ok(reply) => (reply, None),
         Err(e) => (http::error(&e), Some(e)),
     };
     if let Some(org) = trace.org.take()
-        && state.dir.activity().is_enabled()
+        && trace.recording
     {
         record(
             &state,
@@ -452,7 +457,9 @@ where
         out.after
     } else if m == Method::DELETE {
         let gone = dir.delete_resource(org, kind, id, if_match(req)?).await?;
-        trace.changes = crate::activity::diff(Some(&gone.attrs), None);
+        if trace.recording {
+            trace.changes = crate::activity::diff(Some(&gone.attrs), None);
+        }
         trace.summary = Some(format!(
             "deleted {} {}",
             kind.resource_type().to_lowercase(),
@@ -569,6 +576,9 @@ const MEMBER_IDS_RECORDED: usize = 50;
 
 /// Fills the summary and changed attributes of a write.
 fn describe_write(kind: Kind, verb: &str, out: &WriteOutcome, trace: &mut Trace) {
+    if !trace.recording {
+        return;
+    }
     let before = out.before.as_ref().map(|b| &b.attrs);
     let after = &out.after.attrs;
     let name = subject_of(kind, after).unwrap_or_else(|| out.after.id.clone());
