@@ -946,8 +946,20 @@ async fn main() {
                 let s = start(recording).await;
                 let name = if recording { &on_name } else { &off_name };
                 let run = creates(&s, &args, "a", name).await;
+                let stored = if recording {
+                    // Recording is only cheap if it is complete: every request is stored.
+                    s.dir.activity().close();
+                    let n = s.dir.store().activity_count("bench").unwrap_or(0);
+                    format!(
+                        ", {n} records stored for {} requests, {} dropped",
+                        run.requests,
+                        s.dir.activity().dropped()
+                    )
+                } else {
+                    String::new()
+                };
                 println!(
-                    "  round {round}: recording {}: {:.0} req/s",
+                    "  round {round}: recording {}: {:.0} req/s{stored}",
                     if recording { "on " } else { "off" },
                     run.rps()
                 );
