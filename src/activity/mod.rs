@@ -176,8 +176,8 @@ impl ActivityQuery {
 }
 
 /// Flattens attributes to `path -> value` (complex single values by sub-attribute, extension
-/// attributes by URN path; multi-valued attributes whole).
-fn flatten(attrs: &Map<String, Value>, prefix: &str, out: &mut Vec<(String, Value)>) {
+/// attributes by URN path; multi-valued attributes whole), borrowing the values.
+fn flatten<'a>(attrs: &'a Map<String, Value>, prefix: &str, out: &mut Vec<(String, &'a Value)>) {
     for (k, v) in attrs {
         let path = if prefix.is_empty() {
             k.clone()
@@ -189,38 +189,57 @@ fn flatten(attrs: &Map<String, Value>, prefix: &str, out: &mut Vec<(String, Valu
         match v {
             Value::Object(inner) if k.starts_with("urn:") => flatten(inner, k, out),
             Value::Object(inner) => flatten(inner, &format!("{path}."), out),
-            other => out.push((path, other.clone())),
+            other => out.push((path, other)),
         }
     }
 }
 
 /// The attributes that differ between two versions, in a stable order. `password` never
-/// appears (it is never stored, and is filtered here too).
+/// appears (it is never stored, and is filtered here too). Runs on the request path of every
+/// recorded write: both sides are flattened by reference, merged in name order, and only the
+/// values that changed are copied.
 pub fn diff(old: Option<&Map<String, Value>>, new: Option<&Map<String, Value>>) -> Vec<Change> {
-    let mut a = Vec::new();
-    let mut b = Vec::new();
-    if let Some(o) = old {
-        flatten(o, "", &mut a);
+    fn flat(m: Option<&Map<String, Value>>) -> Vec<(String, &Value)> {
+        let mut out = Vec::new();
+        if let Some(m) = m {
+            flatten(m, "", &mut out);
+        }
+        out.sort_by(|x, y| x.0.cmp(&y.0));
+        out.dedup_by(|later, first| later.0 == first.0);
+        out
     }
-    if let Some(n) = new {
-        flatten(n, "", &mut b);
+    let (a, b) = (flat(old), flat(new));
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    let mut changes = Vec::new();
+    loop {
+        let (name, old, new) = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                let ((name, old), (_, new)) = (a.next().unwrap(), b.next().unwrap());
+                (name, Some(old), Some(new))
+            }
+            (Some(x), Some(y)) if x.0 < y.0 => {
+                let (name, old) = a.next().unwrap();
+                (name, Some(old), None)
+            }
+            (Some(_), None) => {
+                let (name, old) = a.next().unwrap();
+                (name, Some(old), None)
+            }
+            _ => {
+                let (name, new) = b.next().unwrap();
+                (name, None, Some(new))
+            }
+        };
+        if old != new && !name.eq_ignore_ascii_case("password") {
+            changes.push(Change {
+                attr: name,
+                old: old.cloned(),
+                new: new.cloned(),
+            });
+        }
     }
-    let mut names: Vec<&String> = a.iter().chain(b.iter()).map(|(k, _)| k).collect();
-    names.sort();
-    names.dedup();
-    names
-        .into_iter()
-        .filter(|n| !n.eq_ignore_ascii_case("password"))
-        .filter_map(|n| {
-            let old = a.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-            let new = b.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-            (old != new).then(|| Change {
-                attr: n.clone(),
-                old,
-                new,
-            })
-        })
-        .collect()
+    changes
 }
 
 /// Renders a change as `attr: old -> new` for one-line views.
@@ -255,6 +274,80 @@ mod tests {
             Idp::Other("curl/8.0".into())
         );
         assert_eq!(Idp::recognise("curl/8.0", "").label(), "other: curl/8.0");
+    }
+
+    /// The plain definition `diff` must agree with: every name on either side, in order,
+    /// compared by value.
+    fn diff_model(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<Change> {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        flatten(old, "", &mut a);
+        flatten(new, "", &mut b);
+        let mut names: Vec<&String> = a.iter().chain(b.iter()).map(|(k, _)| k).collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .filter(|n| !n.eq_ignore_ascii_case("password"))
+            .filter_map(|n| {
+                let old = a.iter().find(|(k, _)| k == n).map(|(_, v)| (*v).clone());
+                let new = b.iter().find(|(k, _)| k == n).map(|(_, v)| (*v).clone());
+                (old != new).then(|| Change {
+                    attr: n.clone(),
+                    old,
+                    new,
+                })
+            })
+            .collect()
+    }
+
+    fn attrs() -> impl proptest::strategy::Strategy<Value = Map<String, Value>> {
+        use proptest::prelude::*;
+        let name = prop::sample::select(vec![
+            "userName",
+            "active",
+            "title",
+            "password",
+            "emails",
+            "name",
+            "givenName",
+            "familyName",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "department",
+        ]);
+        let leaf = prop_oneof![
+            any::<bool>().prop_map(Value::from),
+            "[ab]{0,2}".prop_map(Value::from),
+            Just(Value::Null),
+            prop::collection::vec("[ab]{0,1}".prop_map(Value::from), 0..2).prop_map(Value::from),
+        ];
+        let value = leaf.prop_recursive(2, 12, 4, move |inner| {
+            prop::collection::btree_map(name.clone().prop_map(String::from), inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect()))
+        });
+        prop::collection::btree_map(
+            prop::sample::select(vec![
+                "userName",
+                "active",
+                "title",
+                "password",
+                "emails",
+                "name",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            ])
+            .prop_map(String::from),
+            value,
+            0..6,
+        )
+        .prop_map(|m| m.into_iter().collect())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn diff_agrees_with_its_plain_definition(old in attrs(), new in attrs()) {
+            proptest::prop_assert_eq!(diff(Some(&old), Some(&new)), diff_model(&old, &new));
+            proptest::prop_assert_eq!(diff(None, Some(&new)), diff_model(&Map::new(), &new));
+            proptest::prop_assert_eq!(diff(Some(&old), None), diff_model(&old, &Map::new()));
+        }
     }
 
     #[test]

@@ -405,6 +405,126 @@ fn pick(ids: &[String], n: u64) -> &str {
     &ids[(r.next() % ids.len() as u64) as usize]
 }
 
+/// Okta's deactivation PATCH (`replace active`), alternating false and true, over `ids`.
+async fn deactivations(s: &Server, ids: Arc<Vec<String>>, args: &Args, name: &str) -> Outcome {
+    let (auth, base) = (s.auth.clone(), s.base.clone());
+    drive(name, s.addr, args.connections, args.seconds, None, move |mut c, n| {
+        let (auth, base, ids) = (auth.clone(), base.clone(), ids.clone());
+        async move {
+            let body = format!(
+                r#"{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"replace","value":{{"active":{}}}}}]}}"#,
+                n % 2 == 1
+            );
+            let path = format!("{base}/Users/{}", pick(&ids, n));
+            let (status, _) = c.call("PATCH", &path, &auth, Some(body.as_bytes())).await;
+            (c, status == 200)
+        }
+    })
+    .await
+}
+
+#[derive(Clone, Copy)]
+enum Workload {
+    Creates,
+    Deactivations,
+}
+
+impl Workload {
+    fn label(self) -> &'static str {
+        match self {
+            Workload::Creates => "creates",
+            Workload::Deactivations => "Okta deactivation PATCH (1k users)",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Workload::Creates => "activity_paired_ratio_median_creates",
+            Workload::Deactivations => "activity_paired_ratio_median_deactivations",
+        }
+    }
+}
+
+/// Write throughput with activity recording on and off: `--rounds` rounds (3 unless told),
+/// alternating which side goes first, each on a fresh store. Returns the median run of each
+/// side (single runs on a shared 2-core machine vary by about 10%) and the median of the
+/// rounds' own on/off ratios, which the machine drifting between rounds does not move.
+async fn compare_recording(args: &Args, workload: Workload) -> (Outcome, Outcome, f64) {
+    let name = |side: &str| {
+        format!(
+            "{}, activity recording {side} (median of {})",
+            workload.label(),
+            args.rounds
+        )
+    };
+    let (on_name, off_name) = (name("on"), name("off"));
+    let mut on_runs = Vec::new();
+    let mut off_runs = Vec::new();
+    for round in 0..args.rounds {
+        for recording in [round % 2 == 0, round % 2 != 0] {
+            let s = start(recording).await;
+            let name = if recording { &on_name } else { &off_name };
+            let (run, earlier) = match workload {
+                Workload::Creates => (creates(&s, args, "a", name).await, 0),
+                Workload::Deactivations => {
+                    let ids = Arc::new(populate(&s, 1_000, "p", args.connections).await);
+                    (deactivations(&s, ids, args, name).await, 1_000)
+                }
+            };
+            let stored = if recording {
+                // Recording is only cheap if it is complete: every request is stored.
+                s.dir.activity().close();
+                let n = s.dir.store().activity_count("bench").unwrap_or(0);
+                format!(
+                    ", {} records stored for {} requests, {} dropped",
+                    n.saturating_sub(earlier),
+                    run.requests,
+                    s.dir.activity().dropped()
+                )
+            } else {
+                String::new()
+            };
+            println!(
+                "  {} round {round}: recording {}: {:.0} req/s{stored}",
+                workload.label(),
+                if recording { "on " } else { "off" },
+                run.rps()
+            );
+            if recording {
+                on_runs.push(run);
+            } else {
+                off_runs.push(run);
+            }
+        }
+    }
+    let mut paired: Vec<f64> = on_runs
+        .iter()
+        .zip(&off_runs)
+        .map(|(on, off)| on.rps() / off.rps().max(1e-9))
+        .collect();
+    paired.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let paired_median = paired[paired.len() / 2];
+    println!(
+        "  {}: per-round on/off ratios {}; median {:.0}%",
+        workload.label(),
+        paired
+            .iter()
+            .map(|r| format!("{:.0}%", r * 100.0))
+            .collect::<Vec<_>>()
+            .join(" "),
+        paired_median * 100.0
+    );
+    let median = |mut runs: Vec<Outcome>| {
+        runs.sort_by(|a, b| {
+            a.rps()
+                .partial_cmp(&b.rps())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        runs.swap_remove(runs.len() / 2)
+    };
+    (median(off_runs), median(on_runs), paired_median)
+}
+
 /// The read scenarios over a populated server.
 async fn read_scenarios(
     s: &Server,
@@ -464,21 +584,15 @@ async fn read_scenarios(
             .await,
         );
     }
-    {
-        let (auth, base, ids) = (auth.clone(), base.clone(), ids.clone());
-        out.push(
-            drive(&format!("Okta deactivation PATCH ({label})"), s.addr, args.connections, args.seconds, None, move |mut c, n| {
-                let (auth, base, ids) = (auth.clone(), base.clone(), ids.clone());
-                async move {
-                    let body = format!(r#"{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{{"op":"replace","value":{{"active":{}}}}}]}}"#, n % 2 == 1);
-                    let path = format!("{base}/Users/{}", pick(&ids, n));
-                    let (status, _) = c.call("PATCH", &path, &auth, Some(body.as_bytes())).await;
-                    (c, status == 200)
-                }
-            })
-            .await,
-        );
-    }
+    out.push(
+        deactivations(
+            s,
+            ids.clone(),
+            args,
+            &format!("Okta deactivation PATCH ({label})"),
+        )
+        .await,
+    );
     {
         let (auth, base) = (auth.clone(), base.clone());
         out.push(
@@ -930,75 +1044,12 @@ async fn main() {
     }
 
     if wants("activity") {
-        // `--rounds` rounds (3 unless told), alternating which goes first, each on a fresh
-        // store. The table shows the median of each side, as single runs on a shared 2-core
-        // machine vary by about 10%; the median of the rounds' own on/off ratios is printed
-        // too, as it is not moved by the machine drifting between rounds.
-        let on_name = format!("creates, activity recording on (median of {})", args.rounds);
-        let off_name = format!(
-            "creates, activity recording off (median of {})",
-            args.rounds
-        );
-        let mut on_runs = Vec::new();
-        let mut off_runs = Vec::new();
-        for round in 0..args.rounds {
-            for recording in [round % 2 == 0, round % 2 != 0] {
-                let s = start(recording).await;
-                let name = if recording { &on_name } else { &off_name };
-                let run = creates(&s, &args, "a", name).await;
-                let stored = if recording {
-                    // Recording is only cheap if it is complete: every request is stored.
-                    s.dir.activity().close();
-                    let n = s.dir.store().activity_count("bench").unwrap_or(0);
-                    format!(
-                        ", {n} records stored for {} requests, {} dropped",
-                        run.requests,
-                        s.dir.activity().dropped()
-                    )
-                } else {
-                    String::new()
-                };
-                println!(
-                    "  round {round}: recording {}: {:.0} req/s{stored}",
-                    if recording { "on " } else { "off" },
-                    run.rps()
-                );
-                if recording {
-                    on_runs.push(run);
-                } else {
-                    off_runs.push(run);
-                }
-            }
+        for workload in [Workload::Creates, Workload::Deactivations] {
+            let (without, with, paired) = compare_recording(&args, workload).await;
+            report.insert(workload.key(), json!(paired));
+            rows.push(without);
+            rows.push(against(with, &rows[rows.len() - 1], "recording off"));
         }
-        let mut paired: Vec<f64> = on_runs
-            .iter()
-            .zip(&off_runs)
-            .map(|(on, off)| on.rps() / off.rps().max(1e-9))
-            .collect();
-        paired.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-        let paired_median = paired[paired.len() / 2];
-        println!(
-            "  per-round on/off ratios: {}; median {:.0}%",
-            paired
-                .iter()
-                .map(|r| format!("{:.0}%", r * 100.0))
-                .collect::<Vec<_>>()
-                .join(" "),
-            paired_median * 100.0
-        );
-        report.insert("activity_paired_ratio_median", json!(paired_median));
-        let median = |mut runs: Vec<Outcome>| {
-            runs.sort_by(|a, b| {
-                a.rps()
-                    .partial_cmp(&b.rps())
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
-            runs.swap_remove(runs.len() / 2)
-        };
-        let without = median(off_runs);
-        let with = against(median(on_runs), &without, "recording off");
-        rows.push(without);
-        rows.push(with);
     }
 
     println!();
