@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -33,33 +33,110 @@ impl Retention {
     }
 }
 
-/// Events queued for storage before new ones are dropped.
-const QUEUE: usize = 65_536;
+/// Bytes of serialized events one shard holds before new ones are dropped (a writer that
+/// cannot keep up for seconds on end; each record is about a kilobyte).
+const SHARD_BYTES: usize = 32 << 20;
 /// Events the live feed buffers per subscriber before a slow one starts missing them.
 const LIVE: usize = 4_096;
-/// Most events written in one batch.
-const BATCH: usize = 2_048;
 /// Most records in one stored blob: sled writes values of more than about 128 KB as separate
-/// files, which is slow; 32 records stay around 25 KB.
+/// files, which is slow; 32 records stay around 5 KB compressed.
 const BLOB_RECORDS: usize = 32;
 /// How long the writer gathers records before storing a batch.
 const GATHER: Duration = Duration::from_millis(50);
+/// How long the writer sleeps while nothing is being recorded.
+const IDLE: Duration = Duration::from_millis(500);
 /// How often age-based retention runs.
 const AGE_SWEEP: Duration = Duration::from_secs(30);
 
-/// An event on its way to storage, already serialized by the thread that recorded it: the
-/// writer then frees three allocations per event instead of every string and value inside it
-/// (freeing another thread's allocations is what recording cost the request path, measured).
-struct Queued {
-    org: String,
-    id: String,
-    json: Vec<u8>,
+/// Events waiting for the writer, serialized by the thread that recorded them into one
+/// growing buffer per shard. A request thread keeps to its own shard, so recording takes an
+/// uncontended lock and appends bytes: no allocation per event, no wake-up of the writer, and
+/// nothing the writer frees that another thread allocated (each of those measured as part of
+/// recording's cost on the request path). Entry layout: org, id and the event's JSON, each
+/// preceded by its length as a little-endian u32.
+struct Shards {
+    shards: Box<[Mutex<Vec<u8>>]>,
+}
+
+impl Shards {
+    fn new() -> Shards {
+        let n = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+        Shards {
+            shards: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
+        }
+    }
+
+    /// This thread's shard.
+    fn mine(&self) -> &Mutex<Vec<u8>> {
+        use std::sync::atomic::AtomicUsize;
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        &self.shards[SHARD.with(|s| *s) % self.shards.len()]
+    }
+
+    /// Appends one event; false when the shard is full or the event cannot be serialized.
+    fn push(&self, event: &ActivityEvent) -> bool {
+        let mut buf = self.mine().lock().unwrap_or_else(|p| p.into_inner());
+        if buf.len() >= SHARD_BYTES {
+            return false;
+        }
+        let start = buf.len();
+        put(&mut buf, event.org.as_bytes());
+        put(&mut buf, event.id.as_bytes());
+        let len_at = buf.len();
+        buf.extend_from_slice(&[0; 4]);
+        match serde_json::to_writer(&mut *buf, event) {
+            Ok(()) => {
+                let len = (buf.len() - len_at - 4) as u32;
+                buf[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
+                true
+            }
+            Err(e) => {
+                buf.truncate(start);
+                tracing::error!(error = %e, "could not encode activity");
+                false
+            }
+        }
+    }
+
+    /// Takes everything recorded so far.
+    fn take(&self) -> Vec<Vec<u8>> {
+        self.shards
+            .iter()
+            .map(|s| std::mem::take(&mut *s.lock().unwrap_or_else(|p| p.into_inner())))
+            .filter(|b| !b.is_empty())
+            .collect()
+    }
+}
+
+fn put(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+/// One queued event: (org, id, JSON).
+type Entry<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// The entries of a shard buffer, in the order they were recorded.
+fn entries(mut buf: &[u8]) -> impl Iterator<Item = Entry<'_>> {
+    fn field<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let len = u32::from_le_bytes(buf.get(..4)?.try_into().ok()?) as usize;
+        let bytes = buf.get(4..4 + len)?;
+        *buf = &buf[4 + len..];
+        Some(bytes)
+    }
+    std::iter::from_fn(move || Some((field(&mut buf)?, field(&mut buf)?, field(&mut buf)?)))
 }
 
 pub struct ActivityLog {
-    queue: Mutex<Option<SyncSender<Queued>>>,
+    shards: Arc<Shards>,
+    /// Dropping it (on close) tells the writer to store what is left and stop.
+    stop: Mutex<Option<mpsc::Sender<()>>>,
     live: broadcast::Sender<Arc<ActivityEvent>>,
     dropped: AtomicU64,
+    stored: Arc<AtomicU64>,
     writer: Mutex<Option<JoinHandle<()>>>,
     store: Store,
     enabled: bool,
@@ -68,16 +145,22 @@ pub struct ActivityLog {
 impl ActivityLog {
     /// Starts the writer thread over `store`.
     pub fn start(store: Store, retention: Retention) -> std::io::Result<ActivityLog> {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let (stop, stopped) = mpsc::channel();
         let (live, _) = broadcast::channel(LIVE);
-        let writer_store = store.clone();
-        let writer = std::thread::Builder::new()
-            .name("scimdesk-activity".into())
-            .spawn(move || write_loop(writer_store, rx, retention))?;
+        let shards = Arc::new(Shards::new());
+        let stored = Arc::new(AtomicU64::new(0));
+        let writer = {
+            let (store, shards, stored) = (store.clone(), shards.clone(), stored.clone());
+            std::thread::Builder::new()
+                .name("scimdesk-activity".into())
+                .spawn(move || write_loop(store, &shards, stopped, retention, &stored))?
+        };
         Ok(ActivityLog {
-            queue: Mutex::new(Some(tx)),
+            shards,
+            stop: Mutex::new(Some(stop)),
             live,
             dropped: AtomicU64::new(0),
+            stored,
             writer: Mutex::new(Some(writer)),
             store,
             enabled: true,
@@ -88,9 +171,11 @@ impl ActivityLog {
     pub fn disabled(store: Store) -> ActivityLog {
         let (live, _) = broadcast::channel(1);
         ActivityLog {
-            queue: Mutex::new(None),
+            shards: Arc::new(Shards::new()),
+            stop: Mutex::new(None),
             live,
             dropped: AtomicU64::new(0),
+            stored: Arc::new(AtomicU64::new(0)),
             writer: Mutex::new(None),
             store,
             enabled: false,
@@ -101,36 +186,19 @@ impl ActivityLog {
         self.enabled
     }
 
-    /// Publishes and queues one event. Never blocks and never fails the caller.
+    /// Publishes and queues one event. Never waits for the writer and never fails the caller.
     pub fn record(&self, event: ActivityEvent) {
         if !self.enabled {
             return;
         }
-        let queued = match serde_json::to_vec(&event) {
-            Ok(json) => Queued {
-                org: event.org.clone(),
-                id: event.id.clone(),
-                json,
-            },
-            Err(e) => {
-                tracing::error!(error = %e, "could not encode activity");
-                return;
+        if !self.shards.push(&event) {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(dropped = n, "activity backlog full: records dropped");
             }
-        };
+        }
         // No subscribers is not an error.
         let _ = self.live.send(Arc::new(event));
-        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(tx) = queue.as_ref() else { return };
-        match tx.try_send(queued) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                if n.is_power_of_two() {
-                    tracing::warn!(dropped = n, "activity queue full: records dropped");
-                }
-            }
-            Err(TrySendError::Disconnected(_)) => {}
-        }
     }
 
     /// A live feed of every event from now on. A receiver that falls behind gets
@@ -139,9 +207,14 @@ impl ActivityLog {
         self.live.subscribe()
     }
 
-    /// Events dropped because the storage queue was full.
+    /// Events dropped because the writer fell too far behind.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Events written to the store so far (retention may have removed some since).
+    pub fn stored(&self) -> u64 {
+        self.stored.load(Ordering::Relaxed)
     }
 
     /// Stored events, newest first.
@@ -149,9 +222,9 @@ impl ActivityLog {
         query(&self.store, q)
     }
 
-    /// Stops the writer after it has stored everything queued.
+    /// Stops the writer after it has stored everything recorded before this call.
     pub fn close(&self) {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.stop.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(w) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = w.join();
         }
@@ -173,18 +246,18 @@ fn encode_blob(events: &[ActivityEvent]) -> Result<Vec<u8>, serde_json::Error> {
 }
 
 /// [`encode_blob`] for events already serialized one by one: the same JSON array.
-fn encode_serialized_blob(events: &[Queued]) -> Vec<u8> {
-    let len = events.iter().map(|q| q.json.len() + 1).sum::<usize>() + 2;
-    let mut json = Vec::with_capacity(len);
+/// `json` is scratch space, reused from blob to blob.
+fn encode_serialized_blob(events: &[Entry], json: &mut Vec<u8>) -> Vec<u8> {
+    json.clear();
     json.push(b'[');
-    for (i, q) in events.iter().enumerate() {
+    for (i, (_, _, event)) in events.iter().enumerate() {
         if i > 0 {
             json.push(b',');
         }
-        json.extend_from_slice(&q.json);
+        json.extend_from_slice(event);
     }
     json.push(b']');
-    lz4_flex::compress_prepend_size(&json)
+    lz4_flex::compress_prepend_size(json)
 }
 
 fn decode_blob(bytes: &[u8]) -> Result<Vec<ActivityEvent>, String> {
@@ -246,34 +319,31 @@ fn id_at(t: time::OffsetDateTime) -> String {
     format!("{:08x}-{:04x}", ms >> 16, ms & 0xffff)
 }
 
-fn write_loop(store: Store, rx: Receiver<Queued>, retention: Retention) {
+fn write_loop(
+    store: Store,
+    shards: &Shards,
+    stop: Receiver<()>,
+    retention: Retention,
+    stored: &AtomicU64,
+) {
     let mut counts: HashMap<String, usize> = HashMap::new();
     let mut last_sweep = Instant::now();
-    let mut batch = Vec::with_capacity(BATCH);
-    // True when the last batch was full: the queue is behind, so do not pause before the next.
-    let mut behind = false;
+    let mut pause = IDLE;
     loop {
-        match rx.recv_timeout(AGE_SWEEP) {
-            Ok(e) => batch.push(e),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        // Gather by sleeping, then take what has been recorded. Each stored batch costs sled a
+        // leaf copy, so a busy IdP is written in a few large batches a second.
+        let stopping = !matches!(
+            stop.recv_timeout(pause),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        );
+        let buffers = shards.take();
+        pause = if buffers.is_empty() { IDLE } else { GATHER };
+        if !buffers.is_empty() {
+            let n = store_batch(&store, &buffers, &mut counts, retention);
+            stored.fetch_add(n as u64, Ordering::Relaxed);
         }
-        if !batch.is_empty() {
-            // Gather by sleeping, then take what has queued. Waiting on the queue instead
-            // would wake this thread once per request: a context switch per SCIM write, which
-            // measured as most of recording's cost. Each stored batch also costs sled a leaf
-            // copy, so a busy IdP is written in a few large batches a second.
-            if !behind {
-                std::thread::sleep(GATHER);
-            }
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(e) => batch.push(e),
-                    Err(_) => break,
-                }
-            }
-            behind = batch.len() == BATCH;
-            store_batch(&store, &mut batch, &mut counts, retention);
+        if stopping {
+            break;
         }
         if last_sweep.elapsed() >= AGE_SWEEP {
             last_sweep = Instant::now();
@@ -282,30 +352,32 @@ fn write_loop(store: Store, rx: Receiver<Queued>, retention: Retention) {
     }
 }
 
+/// Stores the recorded events in `buffers`; returns how many were stored.
 fn store_batch(
     store: &Store,
-    batch: &mut Vec<Queued>,
+    buffers: &[Vec<u8>],
     counts: &mut HashMap<String, usize>,
     retention: Retention,
-) {
+) -> usize {
     // Blobs per organization, records in id order.
-    batch.sort_unstable_by(|a, b| a.org.cmp(&b.org).then_with(|| a.id.cmp(&b.id)));
+    let mut batch: Vec<Entry> = buffers.iter().flat_map(|b| entries(b)).collect();
+    batch.sort_unstable_by(|a, b| a.0.cmp(b.0).then_with(|| a.1.cmp(b.1)));
+    let mut json = Vec::new();
     let mut blobs = Vec::new();
-    for org_events in batch.chunk_by(|a, b| a.org == b.org) {
+    for org_events in batch.chunk_by(|a, b| a.0 == b.0) {
+        let org = String::from_utf8_lossy(org_events[0].0).into_owned();
         for chunk in org_events.chunks(BLOB_RECORDS) {
-            let newest = chunk.last().map(|e| e.id.clone()).unwrap_or_default();
-            blobs.push((
-                chunk[0].org.clone(),
-                newest,
-                chunk.len(),
-                encode_serialized_blob(chunk),
-            ));
+            let newest = chunk
+                .last()
+                .map(|e| String::from_utf8_lossy(e.1).into_owned())
+                .unwrap_or_default();
+            let bytes = encode_serialized_blob(chunk, &mut json);
+            blobs.push((org.clone(), newest, chunk.len(), bytes));
         }
     }
-    batch.clear();
     if let Err(e) = store.append_activity(&blobs) {
         tracing::error!(error = %e, blobs = blobs.len(), "could not store activity");
-        return;
+        return 0;
     }
     let cutoff = id_at(crate::store::now() - retention.max_age);
     for (org, _, n, _) in &blobs {
@@ -325,6 +397,7 @@ fn store_batch(
             trim(store, org, &cutoff, retention, counts);
         }
     }
+    batch.len()
 }
 
 fn trim(
@@ -446,25 +519,76 @@ mod tests {
     }
 
     #[test]
-    fn events_serialized_one_by_one_make_the_same_blob_as_a_batch() {
+    fn events_recorded_into_a_shard_make_the_same_blob_as_a_batch() {
         let mut events: Vec<ActivityEvent> = (0..5).map(|n| event("acme", n)).collect();
         events[1].changes = crate::activity::diff(
             None,
             serde_json::json!({"userName": "a@acme.com", "name": {"givenName": "Ä \"q\""}})
                 .as_object(),
         );
-        let queued: Vec<Queued> = events
-            .iter()
-            .map(|e| Queued {
-                org: e.org.clone(),
-                id: e.id.clone(),
-                json: serde_json::to_vec(e).unwrap(),
-            })
-            .collect();
-        let one_by_one = encode_serialized_blob(&queued);
+        let shards = Shards::new();
+        for e in &events {
+            assert!(shards.push(e));
+        }
+        let buffers = shards.take();
+        assert_eq!(buffers.len(), 1, "one thread records into one shard");
+        let queued: Vec<Entry> = entries(&buffers[0]).collect();
+        assert_eq!(queued.len(), events.len());
+        for ((org, id, _), e) in queued.iter().zip(&events) {
+            assert_eq!((*org, *id), (e.org.as_bytes(), e.id.as_bytes()));
+        }
+        let mut scratch = Vec::new();
+        let one_by_one = encode_serialized_blob(&queued, &mut scratch);
         assert_eq!(one_by_one, encode_blob(&events).unwrap());
         assert_eq!(decode_blob(&one_by_one).unwrap(), events);
-        assert_eq!(decode_blob(&encode_serialized_blob(&[])).unwrap(), vec![]);
+        assert_eq!(
+            decode_blob(&encode_serialized_blob(&[], &mut scratch)).unwrap(),
+            vec![]
+        );
+        assert!(shards.take().is_empty(), "taking empties the shards");
+    }
+
+    #[test]
+    fn events_from_many_threads_are_all_stored_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8 << 20).unwrap();
+        org(&store, "acme");
+        org(&store, "beta");
+        let retention = Retention {
+            max_age: time::Duration::days(1),
+            max_per_org: 100_000,
+        };
+        let log = Arc::new(ActivityLog::start(store.clone(), retention).unwrap());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for n in 0..500 {
+                        log.record(event(
+                            if n % 3 == 0 { "beta" } else { "acme" },
+                            t * 1000 + n,
+                        ));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        log.close();
+        assert_eq!((log.stored(), log.dropped()), (2_000, 0));
+        for (org, n) in [("acme", 4 * 333), ("beta", 4 * 167)] {
+            let got = log
+                .query(&ActivityQuery {
+                    org: Some(org.into()),
+                    ..ActivityQuery::default()
+                })
+                .unwrap();
+            assert_eq!(got.len(), n, "{org}");
+            assert!(got.iter().all(|e| e.org == org));
+            assert!(got.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+        }
+        assert_eq!(store.activity_count("acme").unwrap(), 4 * 333);
     }
 
     #[test]

@@ -176,70 +176,83 @@ impl ActivityQuery {
 }
 
 /// Flattens attributes to `path -> value` (complex single values by sub-attribute, extension
-/// attributes by URN path; multi-valued attributes whole), borrowing the values.
+/// attributes by URN path; multi-valued attributes whole), borrowing the values. The
+/// definition [`diff`] follows (and is tested against).
+#[cfg(test)]
 fn flatten<'a>(attrs: &'a Map<String, Value>, prefix: &str, out: &mut Vec<(String, &'a Value)>) {
     for (k, v) in attrs {
-        let path = if prefix.is_empty() {
-            k.clone()
-        } else if prefix.starts_with("urn:") && !prefix.ends_with('.') {
-            format!("{prefix}:{k}")
-        } else {
-            format!("{prefix}{k}")
-        };
+        let path = format!("{prefix}{k}");
         match v {
-            Value::Object(inner) if k.starts_with("urn:") => flatten(inner, k, out),
-            Value::Object(inner) => flatten(inner, &format!("{path}."), out),
+            Value::Object(inner) => flatten(inner, &sub_prefix(k, &path), out),
             other => out.push((path, other)),
         }
     }
 }
 
+/// Names the sub-attributes of `path`: `name.givenName`, and for an extension schema
+/// `urn:...:User:department`.
+fn sub_prefix(key: &str, path: &str) -> String {
+    if key.starts_with("urn:") {
+        format!("{path}:")
+    } else {
+        format!("{path}.")
+    }
+}
+
 /// The attributes that differ between two versions, in a stable order. `password` never
 /// appears (it is never stored, and is filtered here too). Runs on the request path of every
-/// recorded write: both sides are flattened by reference, merged in name order, and only the
-/// values that changed are copied.
+/// recorded write, so it walks both versions side by side and skips equal subtrees without
+/// copying or naming anything: only changed values get a path and a copy.
 pub fn diff(old: Option<&Map<String, Value>>, new: Option<&Map<String, Value>>) -> Vec<Change> {
-    fn flat(m: Option<&Map<String, Value>>) -> Vec<(String, &Value)> {
-        let mut out = Vec::new();
-        if let Some(m) = m {
-            flatten(m, "", &mut out);
-        }
-        out.sort_by(|x, y| x.0.cmp(&y.0));
-        out.dedup_by(|later, first| later.0 == first.0);
-        out
-    }
-    let (a, b) = (flat(old), flat(new));
-    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
-    let mut changes = Vec::new();
-    loop {
-        let (name, old, new) = match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some(x), Some(y)) if x.0 == y.0 => {
-                let ((name, old), (_, new)) = (a.next().unwrap(), b.next().unwrap());
-                (name, Some(old), Some(new))
-            }
-            (Some(x), Some(y)) if x.0 < y.0 => {
-                let (name, old) = a.next().unwrap();
-                (name, Some(old), None)
-            }
-            (Some(_), None) => {
-                let (name, old) = a.next().unwrap();
-                (name, Some(old), None)
-            }
-            _ => {
-                let (name, new) = b.next().unwrap();
-                (name, None, Some(new))
-            }
-        };
-        if old != new && !name.eq_ignore_ascii_case("password") {
-            changes.push(Change {
-                attr: name,
-                old: old.cloned(),
-                new: new.cloned(),
-            });
+    let empty = Map::new();
+    let mut out = Vec::new();
+    diff_maps(old.unwrap_or(&empty), new.unwrap_or(&empty), "", &mut out);
+    out.sort_by(|a, b| a.attr.cmp(&b.attr));
+    out.dedup_by(|later, first| later.attr == first.attr);
+    out
+}
+
+fn diff_maps(a: &Map<String, Value>, b: &Map<String, Value>, prefix: &str, out: &mut Vec<Change>) {
+    for (k, va) in a {
+        match b.get(k) {
+            Some(vb) if va == vb => {}
+            vb => diff_values(k, Some(va), vb, prefix, out),
         }
     }
-    changes
+    for (k, vb) in b {
+        if !a.contains_key(k) {
+            diff_values(k, None, Some(vb), prefix, out);
+        }
+    }
+}
+
+/// One attribute that differs: complex values are compared by sub-attribute (as [`flatten`]
+/// names them), anything else whole.
+fn diff_values(k: &str, a: Option<&Value>, b: Option<&Value>, prefix: &str, out: &mut Vec<Change>) {
+    let path = format!("{prefix}{k}");
+    fn split(v: Option<&Value>) -> (Option<&Map<String, Value>>, Option<&Value>) {
+        match v {
+            Some(Value::Object(m)) => (Some(m), None),
+            other => (None, other),
+        }
+    }
+    let ((ma, sa), (mb, sb)) = (split(a), split(b));
+    if ma.is_some() || mb.is_some() {
+        let empty = Map::new();
+        diff_maps(
+            ma.unwrap_or(&empty),
+            mb.unwrap_or(&empty),
+            &sub_prefix(k, &path),
+            out,
+        );
+    }
+    if sa != sb && !path.eq_ignore_ascii_case("password") {
+        out.push(Change {
+            attr: path,
+            old: sa.cloned(),
+            new: sb.cloned(),
+        });
+    }
 }
 
 /// Renders a change as `attr: old -> new` for one-line views.

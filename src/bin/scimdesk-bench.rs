@@ -474,10 +474,9 @@ async fn compare_recording(args: &Args, workload: Workload) -> (Outcome, Outcome
             let stored = if recording {
                 // Recording is only cheap if it is complete: every request is stored.
                 s.dir.activity().close();
-                let n = s.dir.store().activity_count("bench").unwrap_or(0);
                 format!(
                     ", {} records stored for {} requests, {} dropped",
-                    n.saturating_sub(earlier),
+                    s.dir.activity().stored().saturating_sub(earlier),
                     run.requests,
                     s.dir.activity().dropped()
                 )

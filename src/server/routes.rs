@@ -123,15 +123,24 @@ fn record(
         key_id: trace.key_id,
         idp: Idp::recognise(agent, &req.query),
         method: req.method.to_string(),
-        path: path.chars().take(2_000).collect(),
+        path: clip(path, 2_000),
         resource_type: trace.resource_type,
         resource_id: trace.resource_id,
         subject: trace.subject,
         status,
         latency_us: started.elapsed().as_micros() as u64,
-        summary: summary.chars().take(500).collect(),
+        summary: clip(summary, 500),
         changes: trace.changes,
     });
+}
+
+/// At most `max` characters of `s` (without copying when it is already short enough).
+fn clip(s: String, max: usize) -> String {
+    if s.len() <= max {
+        s
+    } else {
+        s.chars().take(max).collect()
+    }
 }
 
 async fn route<S, B>(
