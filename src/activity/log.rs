@@ -1,9 +1,12 @@
 //! Recording and streaming activity without slowing the requests it describes.
 //!
-//! [`ActivityLog::record`] never blocks: it publishes the event on a broadcast channel (the live
-//! feed; a slow subscriber loses events and is told how many) and queues it for a writer thread
-//! that stores events in batches and enforces retention. A full queue drops the event with a
-//! warning and a count; a storage failure is logged, never returned to the IdP.
+//! [`ActivityLog::record`] never waits for storage: it publishes the event on a broadcast
+//! channel (the live feed; a slow subscriber loses events and is told how many) and appends it,
+//! serialized, to the recording thread's own buffer. A writer thread swaps the buffers out a few
+//! times a second, stores the events in compressed blobs and enforces retention. A backlog over
+//! its limit drops new events with a warning and a count; a storage failure is logged, never
+//! returned to the IdP. Activity is history, not an acknowledged write: what was recorded in the
+//! last moment before a crash (at most about half a second) can be lost.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -380,13 +383,21 @@ fn store_batch(
         return 0;
     }
     let cutoff = id_at(crate::store::now() - retention.max_age);
+    let mut added: Vec<(&String, usize)> = Vec::new();
     for (org, _, n, _) in &blobs {
+        match added.last_mut() {
+            Some((o, total)) if *o == org => *total += n,
+            _ => added.push((org, *n)),
+        }
+    }
+    for (org, n) in added {
         let count = match counts.get_mut(org) {
             Some(c) => {
                 *c += n;
                 *c
             }
             None => {
+                // Read after the append, so it already includes this batch.
                 let c = store.activity_count(org).unwrap_or(0);
                 counts.insert(org.clone(), c);
                 c
@@ -412,11 +423,21 @@ fn trim(
         events.drain(..k.min(events.len()));
         encode_blob(&events).ok()
     };
-    match store.trim_activity(org, cutoff, retention.max_per_org, drop_oldest) {
-        Ok(removed) => {
-            if let Some(c) = counts.get_mut(org) {
-                *c = c.saturating_sub(removed);
+    // The writer keeps every organization's count once it has read it: counting means reading
+    // every blob key, which at the retention limit costs more than the records being trimmed.
+    let total = match counts.get(org) {
+        Some(&c) => c,
+        None => match store.activity_count(org) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, org, "activity retention: cannot count records");
+                return;
             }
+        },
+    };
+    match store.trim_activity(org, cutoff, retention.max_per_org, total, drop_oldest) {
+        Ok(removed) => {
+            counts.insert(org.to_string(), total.saturating_sub(removed));
         }
         Err(e) => tracing::error!(error = %e, org, "activity retention failed"),
     }
@@ -431,6 +452,8 @@ fn sweep_ages(store: &Store, counts: &mut HashMap<String, usize>, retention: Ret
             return;
         }
     };
+    // Recount now and then: an organization deleted and created again starts from zero.
+    counts.clear();
     for org in orgs {
         trim(store, &org.id, &cutoff, retention, counts);
     }

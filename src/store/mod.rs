@@ -1002,9 +1002,10 @@ impl Store {
         org: &str,
         before_id: &str,
         keep: usize,
+        total: usize,
         drop_oldest: impl Fn(&[u8], usize) -> Option<Vec<u8>>,
     ) -> Result<usize> {
-        let mut total = self.activity_count(org)?;
+        let mut total = total;
         let mut removed = 0;
         for item in self.inner.tree.scan_prefix(prefix(b'a', &[org.as_bytes()])) {
             let (k, v) = item?;
