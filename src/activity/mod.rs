@@ -315,18 +315,20 @@ mod tests {
 
     fn attrs() -> impl proptest::strategy::Strategy<Value = Map<String, Value>> {
         use proptest::prelude::*;
-        let name = prop::sample::select(vec![
+        // Top-level names first; sub-attribute names only appear nested.
+        const NAMES: [&str; 10] = [
             "userName",
             "active",
             "title",
             "password",
             "emails",
             "name",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
             "givenName",
             "familyName",
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
             "department",
-        ]);
+        ];
+        let name = |n: usize| prop::sample::select(&NAMES[..n]).prop_map(String::from);
         let leaf = prop_oneof![
             any::<bool>().prop_map(Value::from),
             "[ab]{0,2}".prop_map(Value::from),
@@ -334,24 +336,10 @@ mod tests {
             prop::collection::vec("[ab]{0,1}".prop_map(Value::from), 0..2).prop_map(Value::from),
         ];
         let value = leaf.prop_recursive(2, 12, 4, move |inner| {
-            prop::collection::btree_map(name.clone().prop_map(String::from), inner, 0..4)
+            prop::collection::btree_map(name(NAMES.len()), inner, 0..4)
                 .prop_map(|m| Value::Object(m.into_iter().collect()))
         });
-        prop::collection::btree_map(
-            prop::sample::select(vec![
-                "userName",
-                "active",
-                "title",
-                "password",
-                "emails",
-                "name",
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-            ])
-            .prop_map(String::from),
-            value,
-            0..6,
-        )
-        .prop_map(|m| m.into_iter().collect())
+        prop::collection::btree_map(name(7), value, 0..6).prop_map(|m| m.into_iter().collect())
     }
 
     proptest::proptest! {
