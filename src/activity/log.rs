@@ -383,26 +383,14 @@ fn store_batch(
         return 0;
     }
     let cutoff = id_at(crate::store::now() - retention.max_age);
-    let mut added: Vec<(&String, usize)> = Vec::new();
-    for (org, _, n, _) in &blobs {
-        match added.last_mut() {
-            Some((o, total)) if *o == org => *total += n,
-            _ => added.push((org, *n)),
-        }
-    }
-    for (org, n) in added {
-        let count = match counts.get_mut(org) {
-            Some(c) => {
-                *c += n;
-                *c
-            }
-            None => {
-                // Read after the append, so it already includes this batch.
-                let c = store.activity_count(org).unwrap_or(0);
-                counts.insert(org.clone(), c);
-                c
-            }
-        };
+    for group in blobs.chunk_by(|a, b| a.0 == b.0) {
+        let org = &group[0].0;
+        let n: usize = group.iter().map(|b| b.2).sum();
+        // An organization not counted yet is read after the append, so it includes this batch.
+        let count = *counts
+            .entry(org.clone())
+            .and_modify(|c| *c += n)
+            .or_insert_with(|| store.activity_count(org).unwrap_or(0));
         // Trim in steps of 1% so a busy organization is not trimmed on every batch.
         if count > retention.max_per_org + retention.max_per_org / 100 {
             trim(store, org, &cutoff, retention, counts);

@@ -470,8 +470,10 @@ async fn compare_recording(args: &Args, workload: Workload) -> (Outcome, Outcome
             let (run, earlier) = match workload {
                 Workload::Creates => (creates(&s, args, "a", name).await, 0),
                 Workload::Deactivations => {
-                    let ids = Arc::new(populate(&s, 1_000, "p", args.connections).await);
-                    (deactivations(&s, ids, args, name).await, 1_000)
+                    // Creating the users is recorded too: not part of the run.
+                    const USERS: usize = 1_000;
+                    let ids = Arc::new(populate(&s, USERS, "p", args.connections).await);
+                    (deactivations(&s, ids, args, name).await, USERS as u64)
                 }
             };
             let stored = if recording {
@@ -504,8 +506,8 @@ async fn compare_recording(args: &Args, workload: Workload) -> (Outcome, Outcome
         .zip(&off_runs)
         .map(|(on, off)| on.rps() / off.rps().max(1e-9))
         .collect();
-    paired.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let paired_median = paired[paired.len() / 2];
+    paired.sort_by(f64::total_cmp);
+    let paired_median = percentile(&paired, 0.5);
     println!(
         "  {}: per-round on/off ratios {}; median {:.0}%",
         workload.label(),
@@ -517,11 +519,7 @@ async fn compare_recording(args: &Args, workload: Workload) -> (Outcome, Outcome
         paired_median * 100.0
     );
     let median = |mut runs: Vec<Outcome>| {
-        runs.sort_by(|a, b| {
-            a.rps()
-                .partial_cmp(&b.rps())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+        runs.sort_by(|a, b| a.rps().total_cmp(&b.rps()));
         runs.swap_remove(runs.len() / 2)
     };
     (median(off_runs), median(on_runs), paired_median)
