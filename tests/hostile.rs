@@ -704,7 +704,7 @@ fn hostile_requests_get_exact_errors_and_change_nothing() {
         c.get(&format!("/Users/{alice}")).header("etag").unwrap(),
         etag
     );
-    let report = s.dir.store().check().unwrap();
+    let report = s.dir.check().unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!((report.users, report.groups), (2, 1));
 }

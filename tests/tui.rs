@@ -9,24 +9,33 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use scimdesk::activity::{ActivityEvent, Change, Idp};
 use scimdesk::config::Config;
+use scimdesk::control::Local;
 use scimdesk::directory::Directory;
-use scimdesk::store::Kind;
+use scimdesk::scim::schema::ResourceKind as Kind;
 use scimdesk::tui::app::{Action, App, Dialog, Screen};
 use serde_json::json;
 
 struct Fixture {
     _tmp: tempfile::TempDir,
+    /// The directory the dashboard works on, for setting up and checking data.
+    dir: Directory,
     app: App,
 }
 
-fn fixture() -> Fixture {
+async fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(&tmp.path().join("store"));
     config.store.cache_capacity = 8 << 20;
     config.server.public_url = "https://scim.example.com".into();
     let dir = Directory::open(config).unwrap();
+    let mut app = App::new(
+        Arc::new(Local::new(dir.clone(), "serving on 127.0.0.1:8080")),
+        "127.0.0.1:8080".into(),
+    );
+    app.load().await;
     Fixture {
-        app: App::new(dir, "127.0.0.1:8080".into()),
+        app,
+        dir,
         _tmp: tmp,
     }
 }
@@ -60,7 +69,7 @@ async fn press(app: &mut App, keys: &str) {
 }
 
 /// Renders the app and returns the screen's text.
-fn render(app: &mut App, width: u16, height: u16) -> String {
+async fn render(app: &mut App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     let mut rows = 0;
     terminal
@@ -68,7 +77,7 @@ fn render(app: &mut App, width: u16, height: u16) -> String {
         .unwrap();
     if rows != app.page_size && rows > 0 {
         app.page_size = rows;
-        app.load_rows();
+        app.load_rows().await;
         terminal
             .draw(|f| rows = scimdesk::tui::screens::draw(f, app))
             .unwrap();
@@ -87,7 +96,8 @@ fn render(app: &mut App, width: u16, height: u16) -> String {
 
 /// Snapshots with times, ids and secrets replaced by placeholders.
 macro_rules! snapshot {
-    ($name:expr, $text:expr) => {
+    ($name:expr, $text:expr) => {{
+        let text: String = $text;
         insta::with_settings!({filters => vec![
             (r"scimdesk_[A-Za-z0-9_-]{43}", "scimdesk_[secret]"),
             (r"key_[0-9a-f]{12}", "key_[id]"),
@@ -98,9 +108,9 @@ macro_rules! snapshot {
             (r"\d+\.\d req/s", "[rate]"),
             (r"\d{2}:\d{2}:\d{2}", "[clock]"),
         ]}, {
-            insta::assert_snapshot!($name, $text);
+            insta::assert_snapshot!($name, text);
         });
-    };
+    }};
 }
 
 fn event(org: &str, status: u16, summary: &str, minute_offset: i64) -> Arc<ActivityEvent> {
@@ -132,25 +142,26 @@ fn event(org: &str, status: u16, summary: &str, minute_offset: i64) -> Arc<Activ
     })
 }
 
-async fn with_orgs(app: &mut App) {
-    app.dir.create_org("acme", "Acme Corp").await.unwrap();
-    app.dir.add_domain("acme", "acme.com").await.unwrap();
-    app.dir.add_domain("acme", "*").await.unwrap();
-    app.dir.set_scim_enabled("acme", true).await.unwrap();
-    app.dir.issue_key("acme", Some("okta")).await.unwrap();
-    let old = app.dir.issue_key("acme", Some("old")).await.unwrap();
-    app.dir.revoke_key("acme", &old.key.id).await.unwrap();
-    app.dir.create_org("globex", "Globex").await.unwrap();
-    app.refresh_orgs();
+async fn with_orgs(f: &mut Fixture) {
+    let dir = &f.dir;
+    dir.create_org("acme", "Acme Corp").await.unwrap();
+    dir.add_domain("acme", "acme.com").await.unwrap();
+    dir.add_domain("acme", "*").await.unwrap();
+    dir.set_scim_enabled("acme", true).await.unwrap();
+    dir.issue_key("acme", Some("okta")).await.unwrap();
+    let old = dir.issue_key("acme", Some("old")).await.unwrap();
+    dir.revoke_key("acme", &old.key.id).await.unwrap();
+    dir.create_org("globex", "Globex").await.unwrap();
+    f.app.refresh_orgs().await;
 }
 
 #[tokio::test]
 async fn organizations_screen() {
-    let mut f = fixture();
-    snapshot!("orgs_empty", render(&mut f.app, 100, 30));
-    with_orgs(&mut f.app).await;
-    snapshot!("orgs_table", render(&mut f.app, 100, 30));
-    snapshot!("orgs_table_80x24", render(&mut f.app, 80, 24));
+    let mut f = fixture().await;
+    snapshot!("orgs_empty", render(&mut f.app, 100, 30).await);
+    with_orgs(&mut f).await;
+    snapshot!("orgs_table", render(&mut f.app, 100, 30).await);
+    snapshot!("orgs_table_80x24", render(&mut f.app, 80, 24).await);
     // SCIM state reads without colour ("on"/"off") and is coloured too.
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
     terminal
@@ -173,16 +184,16 @@ async fn organizations_screen() {
 
 #[tokio::test]
 async fn creating_an_organization_by_keys() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     press(&mut f.app, "n").await;
-    snapshot!("dialog_new_org", render(&mut f.app, 100, 30));
+    snapshot!("dialog_new_org", render(&mut f.app, 100, 30).await);
     press(&mut f.app, "Bad Id<Tab>Acme<Enter>").await;
     // The mistake is shown inline and nothing is stored.
-    snapshot!("dialog_new_org_error", render(&mut f.app, 100, 30));
-    assert!(f.app.dir.list_orgs().unwrap().is_empty());
+    snapshot!("dialog_new_org_error", render(&mut f.app, 100, 30).await);
+    assert!(f.dir.list_orgs().unwrap().is_empty());
     // Back to the id field: erase it and type a good one.
     press(&mut f.app, "<Tab><BS><BS><BS><BS><BS><BS>acme<Enter>").await;
-    let org = f.app.dir.get_org("acme").unwrap();
+    let org = f.dir.get_org("acme").unwrap();
     assert!(f.app.dialog.is_none(), "{:?}", f.app.dialog);
     assert_eq!(org.name, "Acme");
     assert!(f.app.status.as_ref().unwrap().0.contains("saved"));
@@ -190,26 +201,26 @@ async fn creating_an_organization_by_keys() {
 
 #[tokio::test]
 async fn organization_screen_toggles_domains_and_keys() {
-    let mut f = fixture();
-    f.app.dir.create_org("acme", "Acme Corp").await.unwrap();
-    f.app.refresh_orgs();
+    let mut f = fixture().await;
+    f.dir.create_org("acme", "Acme Corp").await.unwrap();
+    f.app.refresh_orgs().await;
     press(&mut f.app, "<Enter>").await;
     assert_eq!(f.app.screen(), Screen::Org);
-    snapshot!("org_new_scim_off", render(&mut f.app, 100, 30));
+    snapshot!("org_new_scim_off", render(&mut f.app, 100, 30).await);
     press(&mut f.app, "s").await;
-    assert!(f.app.dir.get_org("acme").unwrap().scim_enabled);
+    assert!(f.dir.get_org("acme").unwrap().scim_enabled);
     // SCIM on, no domain, no key: two warnings in plain words.
-    let text = render(&mut f.app, 100, 30);
+    let text = render(&mut f.app, 100, 30).await;
     assert!(text.contains("no domains are set"), "{text}");
     assert!(text.contains("no active key"), "{text}");
     snapshot!("org_warnings", text);
     // A bad domain is refused inline; a good one is stored lowercased.
     press(&mut f.app, "a").await;
     press(&mut f.app, "not a domain<Enter>").await;
-    snapshot!("dialog_add_domain_error", render(&mut f.app, 100, 30));
+    snapshot!("dialog_add_domain_error", render(&mut f.app, 100, 30).await);
     press(&mut f.app, "<Esc>a").await;
     press(&mut f.app, "Acme.COM<Enter>").await;
-    assert_eq!(f.app.dir.get_org("acme").unwrap().domains, ["acme.com"]);
+    assert_eq!(f.dir.get_org("acme").unwrap().domains, ["acme.com"]);
     // Issue a key: the secret dialog, and only the digest is stored.
     press(&mut f.app, "i").await;
     press(&mut f.app, "okta<Enter>").await;
@@ -217,8 +228,9 @@ async fn organization_screen_toggles_domains_and_keys() {
         panic!("no secret dialog")
     };
     assert_eq!(url, "https://scim.example.com/scim/v2/acme");
-    assert!(f.app.dir.authenticate("acme", &secret).unwrap().is_some());
-    let text = render(&mut f.app, 100, 30);
+    let acme = f.dir.get_org("acme").unwrap();
+    assert!(f.dir.authenticate(Some(&acme), &secret).is_ok());
+    let text = render(&mut f.app, 100, 30).await;
     assert!(
         text.contains(&secret) && text.contains("will not be shown again"),
         "{text}"
@@ -228,19 +240,19 @@ async fn organization_screen_toggles_domains_and_keys() {
     assert_eq!(f.app.clipboard.as_deref(), Some(secret.as_str()));
     press(&mut f.app, "<Enter>").await;
     assert!(f.app.dialog.is_none());
-    snapshot!("org_ready", render(&mut f.app, 100, 30));
-    snapshot!("org_ready_80x24", render(&mut f.app, 80, 24));
+    snapshot!("org_ready", render(&mut f.app, 100, 30).await);
+    snapshot!("org_ready_80x24", render(&mut f.app, 80, 24).await);
     // Revoke with confirmation: Esc keeps it, Enter revokes.
     press(&mut f.app, "<Tab>x").await;
-    snapshot!("dialog_revoke", render(&mut f.app, 100, 30));
+    snapshot!("dialog_revoke", render(&mut f.app, 100, 30).await);
     press(&mut f.app, "<Esc>").await;
-    assert!(f.app.dir.list_keys("acme").unwrap()[0].is_active());
+    assert!(f.dir.list_keys("acme").unwrap()[0].is_active());
     press(&mut f.app, "x<Enter>").await;
-    assert!(!f.app.dir.list_keys("acme").unwrap()[0].is_active());
-    assert!(f.app.dir.authenticate("acme", &secret).unwrap().is_none());
+    assert!(!f.dir.list_keys("acme").unwrap()[0].is_active());
+    assert!(f.dir.authenticate(Some(&acme), &secret).is_err());
     // Remove the domain.
     press(&mut f.app, "<Tab>x<Enter>").await;
-    assert!(f.app.dir.get_org("acme").unwrap().domains.is_empty());
+    assert!(f.dir.get_org("acme").unwrap().domains.is_empty());
     // Copy the URL.
     press(&mut f.app, "c").await;
     assert_eq!(
@@ -251,17 +263,17 @@ async fn organization_screen_toggles_domains_and_keys() {
 
 #[tokio::test]
 async fn deleting_an_organization_needs_its_id_typed() {
-    let mut f = fixture();
-    with_orgs(&mut f.app).await;
+    let mut f = fixture().await;
+    with_orgs(&mut f).await;
     press(&mut f.app, "d").await;
-    snapshot!("dialog_delete_org", render(&mut f.app, 100, 30));
+    snapshot!("dialog_delete_org", render(&mut f.app, 100, 30).await);
     press(&mut f.app, "acm<Enter>").await;
     assert!(
-        f.app.dir.get_org("acme").is_ok(),
+        f.dir.get_org("acme").is_ok(),
         "deleted without the exact id"
     );
     press(&mut f.app, "e<Enter>").await;
-    assert!(f.app.dir.get_org("acme").is_err());
+    assert!(f.dir.get_org("acme").is_err());
     assert_eq!(f.app.orgs.len(), 1);
     // Renaming.
     press(&mut f.app, "r").await;
@@ -269,53 +281,50 @@ async fn deleting_an_organization_needs_its_id_typed() {
         fields[0].value.clear();
     }
     press(&mut f.app, "Globex Inc<Enter>").await;
-    assert_eq!(f.app.dir.get_org("globex").unwrap().name, "Globex Inc");
+    assert_eq!(f.dir.get_org("globex").unwrap().name, "Globex Inc");
 }
 
-async fn with_directory(app: &mut App) {
-    let org = app.dir.get_org("acme").unwrap();
+async fn with_directory(dir: &Directory) {
+    let org = dir.get_org("acme").unwrap();
     let mut ids = Vec::new();
     for (i, name) in ["alice", "bob", "carol"].iter().enumerate() {
-        let out = app
-            .dir
+        let out = dir
             .create_resource(&org, Kind::User, &json!({"userName": format!("{name}@acme.com"), "name": {"givenName": name, "familyName": "Example"}, "externalId": format!("ext{i}")}))
             .await
             .unwrap();
         ids.push(out.after.id);
     }
     let members: Vec<serde_json::Value> = ids.iter().map(|i| json!({"value": i})).collect();
-    app.dir
-        .create_resource(
-            &org,
-            Kind::Group,
-            &json!({"displayName": "Engineering", "members": members}),
-        )
-        .await
-        .unwrap();
+    dir.create_resource(
+        &org,
+        Kind::Group,
+        &json!({"displayName": "Engineering", "members": members}),
+    )
+    .await
+    .unwrap();
     let ops = scimdesk::scim::patch::parse_request(
         &json!({"Operations": [{"op": "replace", "value": {"active": false}}]}),
     )
     .unwrap();
-    app.dir
-        .patch_resource(&org, Kind::User, &ids[1], &ops, None)
+    dir.patch_resource(&org, Kind::User, &ids[1], &ops, None)
         .await
         .unwrap();
 }
 
 #[tokio::test]
 async fn directory_search_and_details() {
-    let mut f = fixture();
-    with_orgs(&mut f.app).await;
+    let mut f = fixture().await;
+    with_orgs(&mut f).await;
     press(&mut f.app, "<Enter>").await;
     press(&mut f.app, "u").await;
-    snapshot!("directory_users_empty", render(&mut f.app, 100, 30));
+    snapshot!("directory_users_empty", render(&mut f.app, 100, 30).await);
     press(&mut f.app, "<Esc>").await;
-    with_directory(&mut f.app).await;
+    with_directory(&f.dir).await;
     press(&mut f.app, "u").await;
-    snapshot!("directory_users", render(&mut f.app, 100, 30));
+    snapshot!("directory_users", render(&mut f.app, 100, 30).await);
     press(&mut f.app, "/").await;
     press(&mut f.app, "car<Enter>").await;
-    let text = render(&mut f.app, 100, 30);
+    let text = render(&mut f.app, 100, 30).await;
     assert!(
         text.contains("carol@acme.com") && !text.contains("alice@acme.com"),
         "{text}"
@@ -325,7 +334,7 @@ async fn directory_search_and_details() {
         fields[0].value = "active eq false".into();
     }
     press(&mut f.app, "<Enter>").await;
-    let text = render(&mut f.app, 100, 30);
+    let text = render(&mut f.app, 100, 30).await;
     assert!(
         text.contains("bob@acme.com")
             && text.contains("inactive")
@@ -347,11 +356,11 @@ async fn directory_search_and_details() {
     }
     press(&mut f.app, "<Enter><Down><Enter>").await;
     assert_eq!(f.app.screen(), Screen::Detail);
-    snapshot!("user_detail", render(&mut f.app, 100, 30));
+    snapshot!("user_detail", render(&mut f.app, 100, 30).await);
     press(&mut f.app, "<Esc><Tab>").await;
-    snapshot!("directory_groups", render(&mut f.app, 100, 30));
+    snapshot!("directory_groups", render(&mut f.app, 100, 30).await);
     press(&mut f.app, "<Enter>").await;
-    let text = render(&mut f.app, 100, 40);
+    let text = render(&mut f.app, 100, 40).await;
     assert!(
         text.contains("members: 3") && text.contains("alice@acme.com"),
         "{text}"
@@ -361,11 +370,11 @@ async fn directory_search_and_details() {
 
 #[tokio::test]
 async fn activity_feed_pause_errors_and_detail() {
-    let mut f = fixture();
-    with_orgs(&mut f.app).await;
+    let mut f = fixture().await;
+    with_orgs(&mut f).await;
     press(&mut f.app, "2").await;
     assert_eq!(f.app.screen(), Screen::Activity);
-    snapshot!("activity_empty", render(&mut f.app, 100, 30));
+    snapshot!("activity_empty", render(&mut f.app, 100, 30).await);
     f.app
         .on_activity(event("acme", 201, "created user alice@acme.com", 0));
     f.app
@@ -376,10 +385,10 @@ async fn activity_feed_pause_errors_and_detail() {
         "rejected: eve@evil.com is outside the organization's SCIM domains",
         2,
     ));
-    snapshot!("activity_feed", render(&mut f.app, 120, 30));
-    snapshot!("activity_feed_80x24", render(&mut f.app, 80, 24));
+    snapshot!("activity_feed", render(&mut f.app, 120, 30).await);
+    snapshot!("activity_feed_80x24", render(&mut f.app, 80, 24).await);
     press(&mut f.app, "e").await;
-    let text = render(&mut f.app, 100, 30);
+    let text = render(&mut f.app, 100, 30).await;
     assert!(
         text.contains("eve@evil.com") && !text.contains("created user"),
         "{text}"
@@ -389,20 +398,24 @@ async fn activity_feed_pause_errors_and_detail() {
     press(&mut f.app, "p").await;
     f.app
         .on_activity(event("acme", 200, "updated user alice@acme.com: title", 3));
-    let text = render(&mut f.app, 100, 30);
+    let text = render(&mut f.app, 100, 30).await;
     assert!(
         text.contains("PAUSED (1 new held)") && !text.contains("title"),
         "{text}"
     );
     snapshot!("activity_paused", text);
     press(&mut f.app, "p").await;
-    assert!(render(&mut f.app, 100, 30).contains("updated user alice@acme.com: title"));
+    assert!(
+        render(&mut f.app, 100, 30)
+            .await
+            .contains("updated user alice@acme.com: title")
+    );
     press(&mut f.app, "<Down><Down><Enter>").await;
     assert_eq!(f.app.screen(), Screen::ActivityDetail);
-    snapshot!("activity_detail", render(&mut f.app, 100, 30));
+    snapshot!("activity_detail", render(&mut f.app, 100, 30).await);
     // Activity of one organization from the organizations screen.
     press(&mut f.app, "1l").await;
-    let text = render(&mut f.app, 120, 30);
+    let text = render(&mut f.app, 120, 30).await;
     assert!(
         text.contains("Activity: acme") && !text.contains("eve@evil.com"),
         "{text}"
@@ -411,8 +424,8 @@ async fn activity_feed_pause_errors_and_detail() {
 
 #[tokio::test]
 async fn rejected_requests_warn_on_the_organization_screen() {
-    let mut f = fixture();
-    with_orgs(&mut f.app).await;
+    let mut f = fixture().await;
+    with_orgs(&mut f).await;
     let mut e = (*event(
         "acme",
         400,
@@ -422,10 +435,10 @@ async fn rejected_requests_warn_on_the_organization_screen() {
     .clone();
     e.time = scimdesk::store::now();
     e.id = scimdesk::directory::rules::new_resource_id();
-    f.app.dir.activity().record(e);
-    f.app.dir.activity().close();
+    f.dir.activity().record(e);
+    f.dir.activity().close();
     press(&mut f.app, "<Enter>").await;
-    let text = render(&mut f.app, 100, 30);
+    let text = render(&mut f.app, 100, 30).await;
     assert!(
         text.contains("1 IdP request was rejected in the last hour"),
         "{text}"
@@ -434,17 +447,17 @@ async fn rejected_requests_warn_on_the_organization_screen() {
 
 #[tokio::test]
 async fn help_and_quitting() {
-    let mut f = fixture();
+    let mut f = fixture().await;
     press(&mut f.app, "?").await;
     assert_eq!(f.app.dialog, Some(Dialog::Help));
-    snapshot!("help", render(&mut f.app, 100, 30));
-    snapshot!("help_80x24", render(&mut f.app, 80, 24));
+    snapshot!("help", render(&mut f.app, 100, 30).await);
+    snapshot!("help_80x24", render(&mut f.app, 80, 24).await);
     press(&mut f.app, "<Esc>").await;
     assert!(f.app.dialog.is_none() && !f.app.quit);
     press(&mut f.app, "<Esc>").await;
     assert!(f.app.quit, "Esc at the top quits");
-    let mut f = fixture();
-    with_orgs(&mut f.app).await;
+    let mut f = fixture().await;
+    with_orgs(&mut f).await;
     press(&mut f.app, "<Enter>").await;
     press(&mut f.app, "<Esc>").await;
     assert_eq!(f.app.screen(), Screen::Orgs);
@@ -460,12 +473,11 @@ async fn help_and_quitting() {
 
 #[tokio::test]
 async fn a_large_directory_loads_only_the_visible_rows() {
-    let mut f = fixture();
-    with_orgs(&mut f.app).await;
-    let org = f.app.dir.get_org("acme").unwrap();
+    let mut f = fixture().await;
+    with_orgs(&mut f).await;
+    let org = f.dir.get_org("acme").unwrap();
     for i in 0..300 {
-        f.app
-            .dir
+        f.dir
             .create_resource(
                 &org,
                 Kind::User,
@@ -475,12 +487,12 @@ async fn a_large_directory_loads_only_the_visible_rows() {
             .unwrap();
     }
     press(&mut f.app, "<Enter>u").await;
-    render(&mut f.app, 100, 30);
+    render(&mut f.app, 100, 30).await;
     let view = f.app.directory.as_ref().unwrap();
     assert_eq!(view.ids.len(), 300);
     assert!(view.rows.len() <= 30, "loaded {} rows", view.rows.len());
     press(&mut f.app, "G").await;
-    let text = render(&mut f.app, 100, 30);
+    let text = render(&mut f.app, 100, 30).await;
     assert!(text.contains("u0299@acme.com"), "{text}");
     assert!(text.contains("of 300"), "{text}");
 }

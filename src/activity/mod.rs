@@ -1,14 +1,13 @@
-//! Sync activity: one record per SCIM request that names an existing organization, what it did
-//! in plain words, and what it changed. This module is the pure model (records, IdP
-//! recognition, attribute diffs, queries); `log` records and streams them.
+//! Sync activity, pure: one record per SCIM request that names an existing organization, what
+//! it did in plain words, and what it changed (records, IdP recognition, attribute diffs,
+//! queries, and in `describe` how a request is narrated). The directory's activity log
+//! records, stores and streams them.
 
-pub mod log;
+pub mod describe;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
-
-pub use log::{ActivityLog, Retention};
 
 /// The identity provider behind a request, recognised from its User-Agent and shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +135,13 @@ impl ActivityEvent {
     pub fn is_error(&self) -> bool {
         self.status >= 400
     }
+
+    /// A request that succeeded in changing something (not a read or a search).
+    pub fn is_write(&self) -> bool {
+        !self.is_error()
+            && matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+            && !self.path.contains(".search")
+    }
 }
 
 /// What to read back, newest first.
@@ -151,6 +157,8 @@ pub struct ActivityQuery {
     pub resource_id: Option<String>,
     /// Matched case-insensitively against the subject.
     pub user_name: Option<String>,
+    /// Only requests that changed something (successful writes).
+    pub writes_only: bool,
     pub limit: usize,
 }
 
@@ -167,6 +175,7 @@ impl ActivityQuery {
                 .resource_id
                 .as_ref()
                 .is_none_or(|r| e.resource_id.as_ref() == Some(r))
+            && (!self.writes_only || e.is_write())
             && self.user_name.as_ref().is_none_or(|u| {
                 e.subject
                     .as_ref()
@@ -253,6 +262,20 @@ fn diff_values(k: &str, a: Option<&Value>, b: Option<&Value>, prefix: &str, out:
             new: sb.cloned(),
         });
     }
+}
+
+/// One line per record for terminals and logs.
+pub fn one_line(e: &ActivityEvent) -> String {
+    format!(
+        "{}  {:<16} {:<12} {:<6} {:>3} {:>8}  {}",
+        crate::util::display_time(e.time),
+        e.org,
+        e.idp.label(),
+        e.method,
+        e.status,
+        format!("{:.1}ms", e.latency_us as f64 / 1000.0),
+        e.summary
+    )
 }
 
 /// Renders a change as `attr: old -> new` for one-line views.

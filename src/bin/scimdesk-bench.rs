@@ -763,9 +763,9 @@ async fn durable_ceiling(args: &Args, value_len: usize) -> Outcome {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let t = Instant::now();
                 store
-                    .put_scratch(format!("k{n}").as_bytes(), &value)
+                    .write_scratch(format!("k{n}").as_bytes(), &value)
+                    .await
                     .unwrap();
-                store.durable().await.unwrap();
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             lat
@@ -793,7 +793,11 @@ async fn dashboard(args: &Args) -> Value {
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     let s = start(true).await;
-    let mut app = scimdesk::tui::app::App::new(s.dir.clone(), s.addr.to_string());
+    let mut app = scimdesk::tui::app::App::new(
+        std::sync::Arc::new(scimdesk::control::Local::new(s.dir.clone(), "bench")),
+        s.addr.to_string(),
+    );
+    app.load().await;
     app.update(scimdesk::tui::app::Action::GoActivity).await;
     let mut feed = s.dir.activity().subscribe();
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
@@ -925,7 +929,7 @@ async fn soak(args: &Args, seconds: u64) -> Value {
         );
         samples.push(json!({"t": second, "rps": o.rps(), "errors": o.errors, "rss_mib": rss}));
     }
-    json!({"seconds": seconds, "requests": total, "errors": errors, "samples": samples, "disk_bytes": s.dir.store().size_on_disk().unwrap_or(0)})
+    json!({"seconds": seconds, "requests": total, "errors": errors, "samples": samples, "disk_bytes": s.dir.size_on_disk().unwrap_or(0)})
 }
 
 fn print_table(rows: &[Outcome]) {
@@ -1037,10 +1041,7 @@ async fn main() {
         let label = format!("{}k-member group", args.large / 1000);
         rows.extend(group_scenarios(&s, Arc::new(pool), args.large, &args, &label).await);
         report.insert("peak_rss_mib_large", json!(peak_rss_mib()));
-        report.insert(
-            "disk_bytes_large",
-            json!(s.dir.store().size_on_disk().unwrap_or(0)),
-        );
+        report.insert("disk_bytes_large", json!(s.dir.size_on_disk().unwrap_or(0)));
     }
 
     if wants("activity") {

@@ -1,99 +1,59 @@
-//! Users and Groups of one organization: SCIM operations with the provisioning rules (domains,
-//! uniqueness, activation, membership), answered in SCIM errors. Every write is durable before
-//! it returns.
+//! Users and Groups of one organization: the SCIM operations with the provisioning rules
+//! (domains, uniqueness, activation, membership). Every write is durable before it returns.
 
 use std::collections::{BTreeSet, HashSet};
 
 use serde_json::{Map, Value, json};
 
-use super::{Directory, rules};
-use crate::scim::error::ScimError;
+use super::{Directory, Error, IndexEntries, Organization, ResourceRecord, Result, rules};
 use crate::scim::filter::{CompValue, CompareOp, Filter};
-use crate::scim::list::{Limits, ListParams};
 use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::ResourceKind;
-use crate::store::{
-    self, IndexEntries, Kind, MemberChange, MembershipReport, Organization, ResourceRecord,
-    StoreError, WriteRefused,
-};
+use crate::store::{self, MemberChange, WriteRefused};
 use crate::util::rfc3339;
 
 /// The result of a write: the record before (None for a create) and after, and for groups what
 /// happened to the members.
-#[derive(Debug, Clone)]
-pub struct WriteOutcome {
-    pub before: Option<ResourceRecord>,
-    pub after: ResourceRecord,
-    pub members: MembershipReport,
+pub type WriteOutcome = store::ResourceUpdate;
+
+pub(super) fn not_found(kind: ResourceKind, id: &str) -> Error {
+    Error::NotFound(format!("{} {id} not found", kind.resource_type()))
 }
 
-/// One page of a list or search.
-#[derive(Debug)]
-pub struct Page {
-    pub total: usize,
-    pub start_index: usize,
-    pub resources: Vec<Value>,
-}
-
-/// Why an update closure refused.
-#[derive(Debug)]
-enum Refusal {
-    Precondition,
-    Scim(ScimError),
-}
-
-pub fn scim_kind(kind: Kind) -> ResourceKind {
-    match kind {
-        Kind::User => ResourceKind::User,
-        Kind::Group => ResourceKind::Group,
+fn taken(kind: ResourceKind, attrs: &Map<String, Value>) -> Error {
+    let attribute = kind.name_attr();
+    Error::Conflict {
+        attribute,
+        value: attrs
+            .get(attribute)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 
-fn internal(e: StoreError) -> ScimError {
-    tracing::error!(error = %e, "store failure");
-    ScimError::internal()
-}
-
-fn not_found(kind: Kind, id: &str) -> ScimError {
-    ScimError::not_found(format!("{} {id} not found", kind.resource_type()))
-}
-
-fn taken(kind: Kind, attrs: &Map<String, Value>) -> ScimError {
-    let (attr, value) = match kind {
-        Kind::User => ("userName", attrs.get("userName")),
-        Kind::Group => ("displayName", attrs.get("displayName")),
-    };
-    let value = value.and_then(Value::as_str).unwrap_or_default();
-    ScimError::uniqueness(format!(
-        "{attr} {value:?} is already taken in this organization"
-    ))
-}
-
 /// What a record is findable by.
-pub fn index_entries(kind: Kind, attrs: &Map<String, Value>) -> IndexEntries {
-    let text = |k: &str| attrs.get(k).and_then(Value::as_str).unwrap_or_default();
+pub fn index_entries(kind: ResourceKind, attrs: &Map<String, Value>) -> IndexEntries {
     let mut terms = Vec::new();
     if let Some(ext) = attrs.get("externalId").and_then(Value::as_str) {
         terms.push(("externalId".to_string(), ext.to_string()));
     }
-    match kind {
-        Kind::User => {
-            for email in emails(attrs) {
-                let term = ("emails.value".to_string(), email.to_lowercase());
-                if !terms.contains(&term) {
-                    terms.push(term);
-                }
-            }
-            IndexEntries {
-                unique: text("userName").to_lowercase(),
-                terms,
+    if kind == ResourceKind::User {
+        for email in emails(attrs) {
+            let term = ("emails.value".to_string(), email.to_lowercase());
+            if !terms.contains(&term) {
+                terms.push(term);
             }
         }
-        Kind::Group => IndexEntries {
-            unique: text("displayName").to_lowercase(),
-            terms,
-        },
+    }
+    IndexEntries {
+        unique: attrs
+            .get(kind.name_attr())
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_lowercase(),
+        terms,
     }
 }
 
@@ -132,19 +92,17 @@ fn check_domains(
     org: &Organization,
     before: Option<&Map<String, Value>>,
     after: &Map<String, Value>,
-) -> Result<(), ScimError> {
+) -> Result<()> {
     let old = before.map(addresses).unwrap_or_default();
     for address in addresses(after) {
         if !old.contains(&address) && !rules::email_domain_allowed(&address, &org.domains) {
-            return Err(ScimError::invalid_value(format!(
-                "{address} is outside the organization's SCIM domains"
-            )));
+            return Err(Error::DomainNotAllowed { address });
         }
     }
     Ok(())
 }
 
-fn check_if_match(rec: &ResourceRecord, if_match: Option<&str>) -> Result<(), Refusal> {
+fn check_if_match(rec: &ResourceRecord, if_match: Option<&str>) -> Result<()> {
     match if_match.map(str::trim) {
         None | Some("*") => Ok(()),
         Some(tags) => {
@@ -157,28 +115,24 @@ fn check_if_match(rec: &ResourceRecord, if_match: Option<&str>) -> Result<(), Re
             if ok {
                 Ok(())
             } else {
-                Err(Refusal::Precondition)
+                Err(Error::PreconditionFailed)
             }
         }
     }
 }
 
-fn refused<T>(
-    kind: Kind,
+/// A refused write in domain words.
+fn refused(
+    kind: ResourceKind,
     id: &str,
-    attrs: Option<&Map<String, Value>>,
-    why: WriteRefused<Refusal>,
-) -> Result<T, ScimError> {
-    Err(match why {
+    attempted: Option<&Map<String, Value>>,
+    why: WriteRefused<Error>,
+) -> Error {
+    match why {
         WriteRefused::OrgMissing | WriteRefused::NotFound => not_found(kind, id),
-        WriteRefused::Taken(_) => taken(kind, attrs.unwrap_or(&Map::new())),
-        WriteRefused::Rejected(Refusal::Precondition) => ScimError::new(
-            412,
-            None,
-            "the resource has changed: its version no longer matches If-Match",
-        ),
-        WriteRefused::Rejected(Refusal::Scim(e)) => e,
-    })
+        WriteRefused::Taken(_) => taken(kind, attempted.unwrap_or(&Map::new())),
+        WriteRefused::Rejected(e) => e,
+    }
 }
 
 /// Net member change of a sequence of PATCH member operations, applied in order.
@@ -248,27 +202,14 @@ fn member_ids_in_filter(f: &Filter) -> Option<Vec<String>> {
 }
 
 impl Directory {
-    fn limits(&self) -> Limits {
-        Limits {
-            default_count: self.config().scim.default_count,
-            max_results: self.config().scim.max_results,
-        }
-    }
-
     /// `{base}/Users/{id}` or `{base}/Groups/{id}`.
-    pub fn location(&self, org: &str, kind: Kind, id: &str) -> String {
+    pub fn location(&self, org: &str, kind: ResourceKind, id: &str) -> String {
         format!("{}/{}/{}", self.scim_base_url(org), kind.endpoint(), id)
     }
 
-    pub fn get_resource(
-        &self,
-        org: &str,
-        kind: Kind,
-        id: &str,
-    ) -> Result<ResourceRecord, ScimError> {
-        self.store()
-            .get_resource(org, kind, id)
-            .map_err(internal)?
+    pub fn get_resource(&self, org: &str, kind: ResourceKind, id: &str) -> Result<ResourceRecord> {
+        self.store
+            .get_resource(org, kind, id)?
             .ok_or_else(|| not_found(kind, id))
     }
 
@@ -277,24 +218,22 @@ impl Directory {
     pub fn render(
         &self,
         org: &str,
-        kind: Kind,
+        kind: ResourceKind,
         rec: &ResourceRecord,
         projection: &Projection,
-    ) -> Result<Value, ScimError> {
-        let sk = scim_kind(kind);
+    ) -> Result<Value> {
         let mut extra = Vec::new();
         match kind {
-            Kind::User if projection.includes(sk, "groups") => {
+            ResourceKind::User if projection.includes(kind, "groups") => {
                 let mut groups = Vec::new();
-                for gid in self.store().groups_of(org, &rec.id).map_err(internal)? {
+                for gid in self.store.groups_of(org, &rec.id)? {
                     let display = self
-                        .store()
-                        .get_resource(org, Kind::Group, &gid)
-                        .map_err(internal)?
+                        .store
+                        .get_resource(org, ResourceKind::Group, &gid)?
                         .and_then(|g| g.attrs.get("displayName").cloned());
                     let mut g = json!({
                         "value": gid,
-                        "$ref": self.location(org, Kind::Group, &gid),
+                        "$ref": self.location(org, ResourceKind::Group, &gid),
                         "type": "direct",
                     });
                     if let Some(d) = display {
@@ -304,17 +243,15 @@ impl Directory {
                 }
                 extra.push(("groups", Value::Array(groups)));
             }
-            Kind::Group if projection.includes(sk, "members") => {
-                let ids = self
-                    .store()
-                    .members(org, &rec.id, 0, usize::MAX)
-                    .map_err(internal)?;
-                let members: Vec<Value> = ids
+            ResourceKind::Group if projection.includes(kind, "members") => {
+                let members: Vec<Value> = self
+                    .store
+                    .members(org, &rec.id, 0, usize::MAX)?
                     .into_iter()
                     .map(|uid| {
                         json!({
                             "value": uid,
-                            "$ref": self.location(org, Kind::User, &uid),
+                            "$ref": self.location(org, ResourceKind::User, &uid),
                             "type": "User",
                         })
                     })
@@ -333,22 +270,21 @@ impl Directory {
             location: &location,
             version: &etag,
         };
-        let full = resource::render(sk, &rec.id, &rec.attrs, &meta, extra);
-        Ok(projection.apply(sk, full))
+        let full = resource::render(kind, &rec.id, &rec.attrs, &meta, extra);
+        Ok(projection.apply(kind, full))
     }
 
     /// POST: creates a user or group (with its initial members).
     pub async fn create_resource(
         &self,
         org: &Organization,
-        kind: Kind,
+        kind: ResourceKind,
         body: &Value,
-    ) -> Result<WriteOutcome, ScimError> {
-        let sk = scim_kind(kind);
-        let attrs = resource::normalize(sk, body)?;
+    ) -> Result<WriteOutcome> {
+        let attrs = resource::normalize(kind, body)?;
         let members = match kind {
-            Kind::Group => resource::member_values(body)?,
-            Kind::User => {
+            ResourceKind::Group => resource::member_values(body)?,
+            ResourceKind::User => {
                 check_domains(org, None, &attrs)?;
                 Vec::new()
             }
@@ -364,18 +300,16 @@ impl Directory {
             member_count: 0,
         };
         match self
-            .store()
+            .store
             .create_resource(&org.id, kind, &rec, &members)
-            .await
-            .map_err(internal)?
+            .await?
         {
-            Ok((after, report)) => Ok(WriteOutcome {
-                before: None,
-                after,
-                members: report,
-            }),
+            Ok(created) => Ok(created),
             Err(WriteRefused::Taken(_)) => Err(taken(kind, &rec.attrs)),
-            Err(_) => Err(ScimError::not_found("organization not found")),
+            Err(_) => Err(Error::NotFound(format!(
+                "no organization with id {:?}",
+                org.id
+            ))),
         }
     }
 
@@ -383,15 +317,14 @@ impl Directory {
     pub async fn replace_resource(
         &self,
         org: &Organization,
-        kind: Kind,
+        kind: ResourceKind,
         id: &str,
         body: &Value,
         if_match: Option<&str>,
-    ) -> Result<WriteOutcome, ScimError> {
-        let sk = scim_kind(kind);
-        let attrs = resource::normalize(sk, body)?;
+    ) -> Result<WriteOutcome> {
+        let attrs = resource::normalize(kind, body)?;
         let mut change = MemberChange::default();
-        if kind == Kind::Group
+        if kind == ResourceKind::Group
             && body
                 .as_object()
                 .is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case("members")))
@@ -402,10 +335,10 @@ impl Directory {
         let index = index_entries(kind, &attrs);
         let domains = org.clone();
         self.update(org, kind, id, if_match, change, move |old| {
-            if kind == Kind::User {
-                check_domains(&domains, Some(&old.attrs), &attrs).map_err(Refusal::Scim)?;
+            if kind == ResourceKind::User {
+                check_domains(&domains, Some(&old.attrs), &attrs)?;
             }
-            Ok((attrs.clone(), index.clone()))
+            Ok((attrs, index))
         })
         .await
     }
@@ -414,18 +347,17 @@ impl Directory {
     pub async fn patch_resource(
         &self,
         org: &Organization,
-        kind: Kind,
+        kind: ResourceKind,
         id: &str,
         ops: &[PatchOp],
         if_match: Option<&str>,
-    ) -> Result<WriteOutcome, ScimError> {
-        let sk = scim_kind(kind);
+    ) -> Result<WriteOutcome> {
         // Split member operations (applied to the membership index) from attribute operations.
         let mut attr_ops = Vec::new();
         let mut members = MemberOps::default();
         for op in ops {
-            for (kind_op, path, value, lenient) in patch::expand(sk, op) {
-                if !patch::is_members(sk, &path) {
+            for (kind_op, path, value, lenient) in patch::expand(kind, op) {
+                if !patch::is_members(kind, &path) {
                     attr_ops.push((kind_op, path, value, lenient));
                     continue;
                 }
@@ -445,21 +377,15 @@ impl Directory {
                     (OpKind::Remove, Some(f)) => {
                         let named = match member_ids_in_filter(f) {
                             Some(ids) => ids,
-                            None => {
-                                // Any other filter: evaluate it on each member.
-                                let all = self
-                                    .store()
-                                    .members(&org.id, id, 0, usize::MAX)
-                                    .map_err(internal)?;
-                                all.into_iter()
-                                    .filter(|uid| {
-                                        f.matches_element(
-                                            None,
-                                            &json!({"value": uid, "type": "User"}),
-                                        )
-                                    })
-                                    .collect()
-                            }
+                            // Any other filter: evaluate it on each member.
+                            None => self
+                                .store
+                                .members(&org.id, id, 0, usize::MAX)?
+                                .into_iter()
+                                .filter(|uid| {
+                                    f.matches_element(None, &json!({"value": uid, "type": "User"}))
+                                })
+                                .collect(),
                         };
                         members.remove(named);
                     }
@@ -471,12 +397,11 @@ impl Directory {
         self.update(org, kind, id, if_match, change, move |old| {
             let mut attrs = old.attrs.clone();
             for (kind_op, path, value, lenient) in &attr_ops {
-                patch::apply_path(sk, &mut attrs, *kind_op, path, value.as_ref(), *lenient)
-                    .map_err(Refusal::Scim)?;
+                patch::apply_path(kind, &mut attrs, *kind_op, path, value.as_ref(), *lenient)?;
             }
-            let attrs = resource::normalize(sk, &Value::Object(attrs)).map_err(Refusal::Scim)?;
-            if kind == Kind::User {
-                check_domains(&domains, Some(&old.attrs), &attrs).map_err(Refusal::Scim)?;
+            let attrs = resource::normalize(kind, &Value::Object(attrs))?;
+            if kind == ResourceKind::User {
+                check_domains(&domains, Some(&old.attrs), &attrs)?;
             }
             let index = index_entries(kind, &attrs);
             Ok((attrs, index))
@@ -484,28 +409,26 @@ impl Directory {
         .await
     }
 
-    /// Shared update path: the closure computes new attributes from the current record inside
-    /// the store transaction (it may run more than once, so it has no side effects).
+    /// Shared update path: `compute` makes the new attributes from the current record inside
+    /// the store's write (it runs once, on the writer, so it has no side effects).
     async fn update<F>(
         &self,
         org: &Organization,
-        kind: Kind,
+        kind: ResourceKind,
         id: &str,
         if_match: Option<&str>,
         change: MemberChange,
         compute: F,
-    ) -> Result<WriteOutcome, ScimError>
+    ) -> Result<WriteOutcome>
     where
-        F: Fn(&ResourceRecord) -> Result<(Map<String, Value>, IndexEntries), Refusal>
-            + Send
-            + 'static,
+        F: FnOnce(&ResourceRecord) -> Result<(Map<String, Value>, IndexEntries)> + Send + 'static,
     {
         let now = store::now();
         let if_match = if_match.map(str::to_string);
         // What the write tried to set, for the message of a uniqueness clash.
         let attempted = std::sync::Arc::new(std::sync::Mutex::new(None));
         let tried = attempted.clone();
-        let f = move |old: &ResourceRecord| -> Result<ResourceRecord, Refusal> {
+        let f = move |old: &ResourceRecord| -> Result<ResourceRecord> {
             check_if_match(old, if_match.as_deref())?;
             let (attrs, index) = compute(old)?;
             *tried.lock().unwrap_or_else(|p| p.into_inner()) = Some(attrs.clone());
@@ -515,258 +438,43 @@ impl Directory {
             rec.touch(now);
             Ok(rec)
         };
-        let result = self
-            .store()
+        match self
+            .store
             .update_resource(&org.id, kind, id, f, change)
-            .await
-            .map_err(internal)?;
-        match result {
-            Ok((before, after, members)) => Ok(WriteOutcome {
-                before: Some(before),
-                after,
-                members,
-            }),
+            .await?
+        {
+            Ok(updated) => Ok(updated),
             Err(why) => {
                 let tried = attempted.lock().unwrap_or_else(|p| p.into_inner()).take();
-                refused(kind, id, tried.as_ref(), why)
+                Err(refused(kind, id, tried.as_ref(), why))
             }
         }
     }
 
-    /// DELETE: removes the resource and its memberships.
+    /// DELETE: removes the resource and its memberships; returns what was deleted.
     pub async fn delete_resource(
         &self,
         org: &Organization,
-        kind: Kind,
+        kind: ResourceKind,
         id: &str,
         if_match: Option<&str>,
-    ) -> Result<ResourceRecord, ScimError> {
-        let rec = self.get_resource(&org.id, kind, id)?;
-        check_if_match(&rec, if_match)
-            .or_else(|why| refused(kind, id, None, WriteRefused::Rejected(why)))?;
-        if !self
-            .store()
-            .delete_resource(&org.id, kind, id)
-            .await
-            .map_err(internal)?
-        {
-            return Err(not_found(kind, id));
-        }
-        Ok(rec)
+    ) -> Result<ResourceRecord> {
+        let if_match = if_match.map(str::to_string);
+        self.store
+            .delete_resource(&org.id, kind, id, move |rec| {
+                check_if_match(rec, if_match.as_deref())
+            })
+            .await?
+            .map_err(|why| refused(kind, id, None, why))
     }
 
-    /// Candidate ids for a filter from the indexes, or None when it needs a scan.
-    fn plan(
-        &self,
-        org: &str,
-        kind: Kind,
-        f: &Filter,
-    ) -> Result<Option<BTreeSet<String>>, ScimError> {
-        let sk = scim_kind(kind);
-        Ok(match f {
-            Filter::Compare(p, CompareOp::Eq, value) => {
-                let text = match value {
-                    CompValue::Str(s) => s.clone(),
-                    CompValue::Num(n) => n.to_string(),
-                    _ => return Ok(None),
-                };
-                let mut forms = vec![text.clone()];
-                if let Some(decoded) = crate::scim::filter::percent_decode(&text) {
-                    forms.push(decoded);
-                }
-                let unique_attr = match kind {
-                    Kind::User => "userName",
-                    Kind::Group => "displayName",
-                };
-                let mut ids = BTreeSet::new();
-                for form in forms {
-                    if p.is(sk, unique_attr, None) {
-                        ids.extend(
-                            self.store()
-                                .lookup_unique(org, kind, &form.to_lowercase())
-                                .map_err(internal)?,
-                        );
-                    } else if p.is(sk, "id", None) {
-                        ids.insert(form);
-                    } else if p.is(sk, "externalId", None) {
-                        ids.extend(
-                            self.store()
-                                .lookup(org, kind, "externalId", &form)
-                                .map_err(internal)?,
-                        );
-                    } else if kind == Kind::User
-                        && (p.is(sk, "emails", Some("value")) || p.is(sk, "emails", None))
-                    {
-                        ids.extend(
-                            self.store()
-                                .lookup(org, kind, "emails.value", &form.to_lowercase())
-                                .map_err(internal)?,
-                        );
-                    } else {
-                        return Ok(None);
-                    }
-                }
-                Some(ids)
-            }
-            Filter::And(a, b) => match (self.plan(org, kind, a)?, self.plan(org, kind, b)?) {
-                (Some(x), Some(y)) => Some(x.intersection(&y).cloned().collect()),
-                (Some(x), None) | (None, Some(x)) => Some(x),
-                (None, None) => None,
-            },
-            Filter::Or(a, b) => match (self.plan(org, kind, a)?, self.plan(org, kind, b)?) {
-                (Some(mut x), Some(y)) => {
-                    x.extend(y);
-                    Some(x)
-                }
-                _ => None,
-            },
-            Filter::ValuePath(p, inner) if kind == Kind::User && p.is(sk, "emails", None) => {
-                // emails[type eq "work" and value eq "x"]: the value condition is indexed.
-                let lifted = lift_value_conditions(inner);
-                match lifted {
-                    Some(f) => self.plan(org, kind, &f)?,
-                    None => None,
-                }
-            }
-            _ => None,
-        })
+    /// Every id of one kind in list order (cheap enough to hold for 100,000 users).
+    pub fn resource_ids(&self, org: &str, kind: ResourceKind) -> Result<Vec<String>> {
+        Ok(self.store.resource_ids(org, kind)?)
     }
 
-    /// GET list and `.search`: filter (from indexes where possible), sort, page, project.
-    pub fn list_resources(
-        &self,
-        org: &str,
-        kind: Kind,
-        params: &ListParams,
-    ) -> Result<Page, ScimError> {
-        let sk = scim_kind(kind);
-        let store = self.store();
-        // What the filter needs rendered to be evaluated.
-        let needs = |name: &str| {
-            params
-                .filter
-                .as_ref()
-                .is_some_and(|f| f.paths().iter().any(|p| p.attr.eq_ignore_ascii_case(name)))
-        };
-        let eval_projection = Projection {
-            attributes: Vec::new(),
-            excluded: [("groups", !needs("groups")), ("members", !needs("members"))]
-                .iter()
-                .filter(|(_, skip)| *skip)
-                .map(|(n, _)| n.to_string())
-                .collect(),
-        };
-        let matching: Option<Vec<ResourceRecord>> = match &params.filter {
-            None if params.sort_by.is_none() => None,
-            None => {
-                let mut all = Vec::new();
-                store
-                    .for_each_resource(org, kind, |r| {
-                        all.push(r);
-                        true
-                    })
-                    .map_err(internal)?;
-                Some(all)
-            }
-            Some(f) => {
-                let mut out = Vec::new();
-                match self.plan(org, kind, f)? {
-                    Some(ids) => {
-                        for id in ids {
-                            if let Some(rec) =
-                                store.get_resource(org, kind, &id).map_err(internal)?
-                                && f.matches(sk, &self.render(org, kind, &rec, &eval_projection)?)
-                            {
-                                out.push(rec);
-                            }
-                        }
-                    }
-                    None => {
-                        let mut failure = None;
-                        store
-                            .for_each_resource(org, kind, |rec| {
-                                match self.render(org, kind, &rec, &eval_projection) {
-                                    Ok(v) if f.matches(sk, &v) => out.push(rec),
-                                    Ok(_) => {}
-                                    Err(e) => {
-                                        failure = Some(e);
-                                        return false;
-                                    }
-                                }
-                                true
-                            })
-                            .map_err(internal)?;
-                        if let Some(e) = failure {
-                            return Err(e);
-                        }
-                    }
-                }
-                Some(out)
-            }
-        };
-        let skip = params.start_index - 1;
-        let (total, page): (usize, Vec<ResourceRecord>) = match matching {
-            Some(mut records) => {
-                records.sort_by(|a, b| a.id.cmp(&b.id));
-                if let Some(sort) = &params.sort_by {
-                    let key = |r: &ResourceRecord| -> Option<String> {
-                        let v = self.render(org, kind, r, &eval_projection).ok()?;
-                        sort_key(sk, &v, sort)
-                    };
-                    let mut keyed: Vec<(Option<String>, ResourceRecord)> =
-                        records.into_iter().map(|r| (key(&r), r)).collect();
-                    // Resources without the attribute sort last either way (RFC 7644 §3.4.2.3).
-                    keyed.sort_by(|(a, _), (b, _)| match (a, b) {
-                        (Some(x), Some(y)) if params.descending => y.cmp(x),
-                        (Some(x), Some(y)) => x.cmp(y),
-                        (Some(_), None) => std::cmp::Ordering::Less,
-                        (None, Some(_)) => std::cmp::Ordering::Greater,
-                        (None, None) => std::cmp::Ordering::Equal,
-                    });
-                    records = keyed.into_iter().map(|(_, r)| r).collect();
-                }
-                let total = records.len();
-                (
-                    total,
-                    records.into_iter().skip(skip).take(params.count).collect(),
-                )
-            }
-            None => {
-                // No filter, no sort: the page straight from the id list.
-                let (total, ids) = store
-                    .resource_page(org, kind, skip, params.count)
-                    .map_err(internal)?;
-                let mut page = Vec::new();
-                for id in &ids {
-                    if let Some(rec) = store.get_resource(org, kind, id).map_err(internal)? {
-                        page.push(rec);
-                    }
-                }
-                (total, page)
-            }
-        };
-        let resources = page
-            .iter()
-            .map(|r| self.render(org, kind, r, &params.projection))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            total,
-            start_index: params.start_index,
-            resources,
-        })
-    }
-
-    pub fn list_limits(&self) -> Limits {
-        self.limits()
-    }
-
-    /// Every id of one kind in list order (keys only; cheap enough to hold for 100,000 users).
-    pub fn resource_ids(&self, org: &str, kind: Kind) -> Result<Vec<String>, ScimError> {
-        self.store().resource_ids(org, kind).map_err(internal)
-    }
-
-    pub fn count_resources(&self, org: &str, kind: Kind) -> Result<usize, ScimError> {
-        self.store().count_resources(org, kind).map_err(internal)
+    pub fn count_resources(&self, org: &str, kind: ResourceKind) -> Result<usize> {
+        Ok(self.store.count_resources(org, kind)?)
     }
 
     /// A page of a group's member ids.
@@ -776,69 +484,7 @@ impl Directory {
         group: &str,
         skip: usize,
         take: usize,
-    ) -> Result<Vec<String>, ScimError> {
-        self.store()
-            .members(org, group, skip, take)
-            .map_err(internal)
+    ) -> Result<Vec<String>> {
+        Ok(self.store.members(org, group, skip, take)?)
     }
-}
-
-/// Rewrites `type eq "work" and value eq "x"` (inside `emails[...]`) into `emails.value eq "x"`
-/// for the planner; None when there is no value condition.
-fn lift_value_conditions(inner: &Filter) -> Option<Filter> {
-    match inner {
-        Filter::Compare(p, CompareOp::Eq, v)
-            if p.attr.eq_ignore_ascii_case("value") && p.sub.is_none() =>
-        {
-            Some(Filter::Compare(
-                crate::scim::filter::AttrPath {
-                    urn: None,
-                    attr: "emails".into(),
-                    sub: Some("value".into()),
-                },
-                CompareOp::Eq,
-                v.clone(),
-            ))
-        }
-        Filter::And(a, b) => lift_value_conditions(a).or_else(|| lift_value_conditions(b)),
-        _ => None,
-    }
-}
-
-/// The sort key of a rendered resource: the first value at the path, lowercased unless the
-/// attribute is caseExact.
-fn sort_key(kind: ResourceKind, v: &Value, path: &crate::scim::filter::AttrPath) -> Option<String> {
-    let (container, def) = crate::scim::schema::resolve(kind, path.urn.as_deref(), &path.attr)?;
-    let holder = match container {
-        crate::scim::schema::Container::Extension(u) => v.get(u)?,
-        crate::scim::schema::Container::Core => v,
-    };
-    let mut value = holder.get(def.name)?;
-    if let Value::Array(items) = value {
-        // Multi-valued: the primary element, else the first.
-        value = items
-            .iter()
-            .find(|e| e.get("primary") == Some(&Value::Bool(true)))
-            .or_else(|| items.first())?;
-    }
-    let sub = path
-        .sub
-        .as_deref()
-        .or((def.ty == crate::scim::schema::Type::Complex && def.multi).then_some("value"));
-    if let Some(sub) = sub {
-        value = value
-            .as_object()?
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(sub))?
-            .1;
-    }
-    let text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    Some(if def.case_exact {
-        text
-    } else {
-        text.to_lowercase()
-    })
 }

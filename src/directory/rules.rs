@@ -106,25 +106,29 @@ pub fn email_domain_allowed(email: &str, domains: &[String]) -> bool {
 }
 
 /// A new secret: the prefix and 256 bits of OS randomness, base64url without padding.
-pub fn new_secret() -> Result<String, String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no OS randomness: {e}"))?;
-    Ok(format!(
+pub fn new_secret() -> String {
+    format!(
         "{SECRET_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    ))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+    )
+}
+
+/// `N` bytes from the operating system's generator. The OS generator failing is not a
+/// condition the process can work around: there would be no safe secret to hand out.
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    bytes
 }
 
 /// A short public key id such as `key_3f9a1c0b7d2e`.
-pub fn new_key_id() -> Result<String, String> {
-    let mut bytes = [0u8; 6];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no OS randomness: {e}"))?;
-    Ok(format!("key_{}", hex(&bytes)))
+pub fn new_key_id() -> String {
+    format!("key_{}", hex::encode(random_bytes::<6>()))
 }
 
 /// Lowercase hex SHA-256 of a secret.
 pub fn secret_digest(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// Constant-time equality of two digests.
@@ -142,68 +146,10 @@ pub fn looks_like_secret(s: &str) -> bool {
     })
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
-}
-
-/// A fast per-thread xorshift generator seeded from OS randomness.
-fn next_random() -> u64 {
-    use std::cell::Cell;
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let mut seed = [0u8; 8];
-            let _ = getrandom::fill(&mut seed);
-            u64::from_le_bytes(seed) | 1
-        });
-    }
-    STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        x
-    })
-}
-
-/// A time-ordered resource id in UUID version 7 form (RFC 9562): 48 bits of milliseconds, a
-/// 12-bit counter that orders ids made in the same millisecond (method 1), then random bits.
-/// Ids made by this process sort in creation order, so listing in key order is a stable,
-/// append-mostly order.
+/// A time-ordered resource id: a UUID version 7 (RFC 9562), monotonic within this process, so
+/// listing in key order is creation order, a stable, append-mostly order.
 pub fn new_resource_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static LAST: AtomicU64 = AtomicU64::new(0); // (millis << 12) | counter
-    let millis = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
-    let mut stamp = 0;
-    let _ = LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
-        stamp = (millis << 12).max(last + 1);
-        Some(stamp)
-    });
-    let (millis, counter) = (stamp >> 12, (stamp & 0xfff) as u16);
-    let mut b = [0u8; 16];
-    b[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
-    // Ids are not secrets (every lookup is scoped to its organization): uniqueness comes from
-    // the clock and counter; the random tail comes from a per-thread generator seeded from the
-    // OS, so making an id costs no system call.
-    b[8..16].copy_from_slice(&next_random().to_be_bytes());
-    b[6] = 0x70 | (counter >> 8) as u8;
-    b[7] = counter as u8;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    uuid::Uuid::now_v7().to_string()
 }
 
 #[cfg(test)]
@@ -278,8 +224,8 @@ mod tests {
 
     #[test]
     fn secrets_have_prefix_and_entropy() {
-        let a = new_secret().unwrap();
-        let b = new_secret().unwrap();
+        let a = new_secret();
+        let b = new_secret();
         assert!(a.starts_with("scimdesk_"));
         assert!(looks_like_secret(&a), "{a}");
         assert_ne!(a, b);
@@ -288,7 +234,7 @@ mod tests {
         assert_eq!(secret_digest(&a).len(), 64);
         assert!(digests_match(&secret_digest(&a), &secret_digest(&a)));
         assert!(!digests_match(&secret_digest(&a), &secret_digest(&b)));
-        let id = new_key_id().unwrap();
+        let id = new_key_id();
         assert!(id.starts_with("key_") && id.len() == 16, "{id}");
     }
 

@@ -228,14 +228,50 @@ pub const GROUP_ATTRS: &[Attr] = &[
     multi("members", MEMBER_SUB),
 ];
 
-/// Which resource a schema lookup is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The two SCIM resource types scimdesk keeps: the one kind used by every layer.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ResourceKind {
     User,
     Group,
 }
 
 impl ResourceKind {
+    pub const ALL: [ResourceKind; 2] = [ResourceKind::User, ResourceKind::Group];
+
+    /// The SCIM resource type name (`User`, `Group`).
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            ResourceKind::User => "User",
+            ResourceKind::Group => "Group",
+        }
+    }
+
+    /// The endpoint segment under a base URL (`Users`, `Groups`).
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            ResourceKind::User => "Users",
+            ResourceKind::Group => "Groups",
+        }
+    }
+
+    /// The endpoint named by a path segment, case-insensitively.
+    pub fn from_endpoint(segment: &str) -> Option<ResourceKind> {
+        ResourceKind::ALL
+            .into_iter()
+            .find(|k| k.endpoint().eq_ignore_ascii_case(segment))
+    }
+
+    /// The attribute that names a resource and is unique in its organization.
+    pub fn name_attr(self) -> &'static str {
+        match self {
+            ResourceKind::User => "userName",
+            ResourceKind::Group => "displayName",
+        }
+    }
+
     pub fn core_schema(self) -> &'static str {
         match self {
             ResourceKind::User => USER_SCHEMA,

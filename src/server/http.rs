@@ -5,7 +5,8 @@ use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 use warp::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 
-use crate::scim::error::ScimError;
+use super::error::ApiError;
+use crate::scim::error::{ScimError, error_body};
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
@@ -35,8 +36,8 @@ pub fn empty(status: u16) -> Reply {
 }
 
 /// A SCIM error reply (RFC 7644 §3.12), with the headers its status calls for.
-pub fn error(e: &ScimError) -> Reply {
-    let mut r = json(e.status, &e.to_json());
+pub fn error(e: &ApiError) -> Reply {
+    let mut r = json(e.status, &error_body(e.status, e.scim_type, &e.detail));
     if e.status == 401 {
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -47,9 +48,8 @@ pub fn error(e: &ScimError) -> Reply {
 }
 
 pub fn method_not_allowed(allow: &'static str) -> Reply {
-    let mut r = error(&ScimError::new(
+    let mut r = error(&ApiError::new(
         405,
-        None,
         format!("method not allowed here; allowed: {allow}"),
     ));
     r.headers_mut()
@@ -88,15 +88,14 @@ pub async fn read_body<S, B>(
     headers: &HeaderMap,
     mut stream: S,
     limit: usize,
-) -> Result<Vec<u8>, ScimError>
+) -> Result<Vec<u8>, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
 {
     let too_large = || {
-        ScimError::new(
+        ApiError::new(
             413,
-            None,
             format!("the request body is larger than {limit} bytes"),
         )
     };
@@ -107,8 +106,11 @@ where
     }
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let mut chunk =
-            chunk.map_err(|_| ScimError::invalid_syntax("the request body could not be read"))?;
+        let mut chunk = chunk.map_err(|_| {
+            ApiError::from(ScimError::invalid_syntax(
+                "the request body could not be read",
+            ))
+        })?;
         if body.len() + chunk.remaining() > limit {
             return Err(too_large());
         }
@@ -195,6 +197,9 @@ mod tests {
             Some("invalidSyntax")
         );
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
-        assert_eq!(parse_json(deep.as_bytes()).unwrap_err().status, 400);
+        assert_eq!(
+            parse_json(deep.as_bytes()).unwrap_err().scim_type,
+            Some("invalidSyntax")
+        );
     }
 }

@@ -1,5 +1,7 @@
-//! The SCIM HTTP server: binding, graceful shutdown and the warp filter around [`routes`].
+//! The SCIM HTTP server: binding, the warp filter around [`routes`], graceful shutdown, and
+//! the `serve` job. Errors become HTTP replies here and nowhere below.
 
+pub mod error;
 pub mod http;
 pub mod routes;
 
@@ -9,10 +11,20 @@ use std::sync::Arc;
 
 use warp::Filter;
 
-use crate::cli::Failure;
 use crate::config::Config;
-use crate::directory::{DirError, Directory};
-use crate::store::StoreError;
+use crate::directory::Directory;
+use error::ApiError;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store could not be opened (in use by another process, unreadable).
+    #[error(transparent)]
+    Open(#[from] crate::directory::Error),
+    /// The listen address is taken or invalid.
+    #[error("{0}")]
+    Bind(String),
+}
 
 /// The whole server as one warp filter: every request reaches [`routes::handle`].
 pub fn filter(
@@ -44,9 +56,7 @@ pub fn filter(
         )
         .recover(|_: warp::Rejection| async {
             // Unreachable with a catch-all route; kept so any rejection is still a SCIM error.
-            Ok::<_, std::convert::Infallible>(http::error(
-                &crate::scim::error::ScimError::not_found("no such endpoint"),
-            ))
+            Ok::<_, std::convert::Infallible>(http::error(&ApiError::not_found("no such endpoint")))
         })
         .unify()
 }
@@ -68,13 +78,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let store = dir.store().clone();
-    warp::serve(filter(dir))
+    warp::serve(filter(dir.clone()))
         .incoming(listener)
         .graceful(shutdown)
         .run()
         .await;
-    if let Err(e) = store.durable().await {
+    if let Err(e) = dir.durable().await {
         tracing::error!(error = %e, "final flush failed");
     }
 }
@@ -118,7 +127,7 @@ fn print_activity(dir: &Directory, json: bool) {
         loop {
             match feed.recv().await {
                 Ok(e) if json => println!("{}", serde_json::to_string(&*e).unwrap_or_default()),
-                Ok(e) => println!("{}", crate::cli::activity_line(&e)),
+                Ok(e) => println!("{}", crate::activity::one_line(&e)),
                 Err(RecvError::Lagged(n)) => {
                     println!("... {n} records not shown here (they are stored)")
                 }
@@ -128,16 +137,13 @@ fn print_activity(dir: &Directory, json: bool) {
     });
 }
 
-/// `scimdesk serve`.
-pub async fn run_cli(config: Config, log_activity: bool, json: bool) -> Result<(), Failure> {
+/// `scimdesk serve`: serves until SIGINT or SIGTERM, then flushes the store.
+pub async fn run(config: Config, log_activity: bool, json: bool) -> Result<(), ServeError> {
     init_logging();
     let addr = config.server.listen;
     let public = config.server.public_url.clone();
-    let dir = Directory::open(config).map_err(|e| match e {
-        DirError::Store(StoreError::InUse(_)) => Failure::refused(e.to_string()),
-        other => Failure::refused(other.to_string()),
-    })?;
-    let listener = bind(addr).map_err(Failure::usage)?;
+    let dir = Directory::open(config)?;
+    let listener = bind(addr).map_err(ServeError::Bind)?;
     if log_activity {
         print_activity(&dir, json);
     }
@@ -149,9 +155,7 @@ pub async fn run_cli(config: Config, log_activity: bool, json: bool) -> Result<(
         "scimdesk: serving SCIM on http://{local} (base URLs: {public}/scim/v2/<organization>); Ctrl-C stops"
     );
     serve(dir.clone(), listener, shutdown_signal()).await;
-    // Store what activity is still queued, then flush it too.
-    dir.activity().close();
-    if let Err(e) = dir.store().durable().await {
+    if let Err(e) = dir.close().await {
         tracing::error!(error = %e, "final flush failed");
     }
     eprintln!("scimdesk: stopped; the store is flushed");

@@ -2,10 +2,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::{Kind, ResourceRecord, Result, ScimKey, Store, decode, last_part};
+use super::keys::{self, Parsed};
+use super::{ResourceRecord, Result, ScimKey, Store, decode};
+use crate::scim::schema::ResourceKind;
 
 /// What `check` found.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CheckReport {
     pub organizations: usize,
     pub users: usize,
@@ -17,144 +19,132 @@ pub struct CheckReport {
     pub problems: Vec<String>,
 }
 
-fn parts(k: &[u8]) -> Vec<String> {
-    k.get(2..)
-        .unwrap_or_default()
-        .split(|b| *b == 0)
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .collect()
-}
+type RecordId = (String, ResourceKind, String);
 
 impl Store {
     /// Reads the whole store and reports every disagreement between records and indexes.
     pub fn check(&self) -> Result<CheckReport> {
         let mut r = CheckReport::default();
         let mut orgs = HashSet::new();
-        let mut records: HashMap<(String, Kind, String), ResourceRecord> = HashMap::new();
-        let mut unique: HashMap<(String, u8, String), String> = HashMap::new();
-        let mut terms: HashSet<(String, u8, String, String, String)> = HashSet::new();
+        let mut records: HashMap<RecordId, ResourceRecord> = HashMap::new();
+        let mut unique: HashMap<(String, ResourceKind, String), String> = HashMap::new();
+        let mut terms: HashSet<(String, ResourceKind, String, String, String)> = HashSet::new();
         let mut members: HashSet<(String, String, String)> = HashSet::new();
         let mut reverse: HashSet<(String, String, String)> = HashSet::new();
-        let mut counters: BTreeMap<(String, u8), u64> = BTreeMap::new();
-        let mut keys: Vec<ScimKey> = Vec::new();
+        let mut counters: BTreeMap<(String, ResourceKind), u64> = BTreeMap::new();
+        let mut scim_keys: Vec<ScimKey> = Vec::new();
         let mut digests: HashMap<String, (String, String)> = HashMap::new();
-        let mut owned: Vec<(u8, String, String)> = Vec::new();
-        for item in self.raw_entries() {
+        let mut owned: Vec<(String, String)> = Vec::new();
+        for item in self.tree().iter() {
             let (k, v) = item?;
-            let tag = k[0];
-            let p = parts(&k);
             let shown = String::from_utf8_lossy(&k).replace('\0', "/");
-            match tag {
-                b'o' => {
-                    orgs.insert(p[0].clone());
+            let Some(parsed) = keys::parse(&k) else {
+                r.problems.push(format!("{shown}: unknown key"));
+                continue;
+            };
+            if let Some(org) = parsed.org()
+                && !matches!(parsed, Parsed::Org(_))
+            {
+                owned.push((org.to_string(), shown.clone()));
+            }
+            match parsed {
+                Parsed::Org(org) => {
+                    orgs.insert(org);
                 }
-                b'u' | b'g' => {
-                    let kind = if tag == b'u' { Kind::User } else { Kind::Group };
-                    match decode::<ResourceRecord>(&k, &v) {
-                        Ok(rec) => {
-                            if p.get(1) != Some(&rec.id) {
-                                r.problems.push(format!(
-                                    "{shown}: record id {} differs from its key",
-                                    rec.id
-                                ));
-                            }
-                            records.insert((p[0].clone(), kind, rec.id.clone()), rec);
+                Parsed::Record { org, kind, id } => match decode::<ResourceRecord>(&k, &v) {
+                    Ok(rec) => {
+                        if id != rec.id {
+                            r.problems.push(format!(
+                                "{shown}: record id {} differs from its key",
+                                rec.id
+                            ));
                         }
-                        Err(e) => r.problems.push(format!("{shown}: {e}")),
+                        records.insert((org, kind, rec.id.clone()), rec);
                     }
-                }
-                b'n' if p.len() >= 3 => {
-                    let kind = p[1].as_bytes().first().copied().unwrap_or(0);
-                    unique.insert(
-                        (p[0].clone(), kind, p[2..].join("\0")),
-                        String::from_utf8_lossy(&v).into_owned(),
-                    );
-                }
-                b'x' if p.len() >= 5 => {
-                    let kind = p[1].as_bytes().first().copied().unwrap_or(0);
-                    let id = last_part(&k);
-                    let value = p[3..p.len() - 1].join("\0");
-                    terms.insert((p[0].clone(), kind, p[2].clone(), value, id));
-                }
-                b'm' if p.len() == 3 => {
-                    members.insert((p[0].clone(), p[1].clone(), p[2].clone()));
-                }
-                b'r' if p.len() == 3 => {
-                    reverse.insert((p[0].clone(), p[2].clone(), p[1].clone()));
-                }
-                b'c' if p.len() == 2 => {
-                    let kind = p[1].as_bytes().first().copied().unwrap_or(0);
-                    counters.insert(
-                        (p[0].clone(), kind),
-                        <[u8; 8]>::try_from(v.as_slice()).map_or(u64::MAX, u64::from_be_bytes),
-                    );
-                }
-                b'k' => match decode::<ScimKey>(&k, &v) {
-                    Ok(key) => keys.push(key),
                     Err(e) => r.problems.push(format!("{shown}: {e}")),
                 },
-                b'd' => {
-                    let val = String::from_utf8_lossy(&v).into_owned();
-                    let (org, id) = val.split_once('\0').unwrap_or((&val, ""));
-                    digests.insert(p[0].clone(), (org.to_string(), id.to_string()));
+                Parsed::Unique { org, kind, value } => {
+                    unique.insert((org, kind, value), String::from_utf8_lossy(&v).into_owned());
                 }
-                b'a' => r.activity_records += 1,
-                b'w' => r
+                Parsed::Term {
+                    org,
+                    kind,
+                    attr,
+                    value,
+                    id,
+                } => {
+                    terms.insert((org, kind, attr, value, id));
+                }
+                Parsed::Member { org, group, user } => {
+                    members.insert((org, group, user));
+                }
+                Parsed::MemberOf { org, user, group } => {
+                    reverse.insert((org, group, user));
+                }
+                Parsed::Counter { org, kind } => {
+                    counters.insert(
+                        (org, kind),
+                        <[u8; 8]>::try_from(v.as_ref()).map_or(u64::MAX, u64::from_be_bytes),
+                    );
+                }
+                Parsed::ScimKey { .. } => match decode::<ScimKey>(&k, &v) {
+                    Ok(key) => scim_keys.push(key),
+                    Err(e) => r.problems.push(format!("{shown}: {e}")),
+                },
+                Parsed::Digest(digest) => match keys::parse_digest_target(&v) {
+                    Some(target) => {
+                        digests.insert(digest, target);
+                    }
+                    None => r.problems.push(format!("{shown}: unreadable digest entry")),
+                },
+                Parsed::Activity { count, .. } => r.activity_records += count,
+                Parsed::Intent => r
                     .problems
                     .push(format!("{shown}: an unfinished write group remains")),
-                b'z' => {}
-                _ => r.problems.push(format!("{shown}: unknown key")),
-            }
-            if matches!(
-                tag,
-                b'k' | b'u' | b'g' | b'n' | b'x' | b'm' | b'r' | b'c' | b'a'
-            ) {
-                owned.push((tag, p.first().cloned().unwrap_or_default(), shown));
+                Parsed::Scratch => {}
             }
         }
         r.organizations = orgs.len();
-        for (tag, org, shown) in &owned {
+        for (org, shown) in &owned {
             if !orgs.contains(org) {
-                r.problems.push(format!(
-                    "{shown}: belongs to missing organization {org} ({})",
-                    *tag as char
-                ));
+                r.problems
+                    .push(format!("{shown}: belongs to missing organization {org}"));
             }
         }
         // Records against their unique and term indexes.
-        let mut counted: HashMap<(String, u8), u64> = HashMap::new();
+        let mut counted: HashMap<(String, ResourceKind), u64> = HashMap::new();
+        let mut group_sizes: HashMap<(&str, &str), u64> = HashMap::new();
+        for (org, group, _) in &members {
+            *group_sizes.entry((org, group)).or_default() += 1;
+        }
         for ((org, kind, id), rec) in &records {
-            let t = kind.tag();
-            *counted.entry((org.clone(), t)).or_default() += 1;
+            *counted.entry((org.clone(), *kind)).or_default() += 1;
             match kind {
-                Kind::User => r.users += 1,
-                Kind::Group => r.groups += 1,
+                ResourceKind::User => r.users += 1,
+                ResourceKind::Group => r.groups += 1,
             }
-            match unique.get(&(org.clone(), t, rec.index.unique.clone())) {
+            let name = kind.resource_type();
+            match unique.get(&(org.clone(), *kind, rec.index.unique.clone())) {
                 Some(holder) if holder == id => {}
-                Some(holder) => r.problems.push(format!(
-                    "{org}: {} {id}: unique value held by {holder}",
-                    kind.resource_type()
-                )),
+                Some(holder) => r
+                    .problems
+                    .push(format!("{org}: {name} {id}: unique value held by {holder}")),
                 None => r.problems.push(format!(
-                    "{org}: {} {id}: unique value {:?} not indexed",
-                    kind.resource_type(),
+                    "{org}: {name} {id}: unique value {:?} not indexed",
                     rec.index.unique
                 )),
             }
             for (attr, value) in &rec.index.terms {
-                if !terms.contains(&(org.clone(), t, attr.clone(), value.clone(), id.clone())) {
-                    r.problems.push(format!(
-                        "{org}: {} {id}: {attr} {value:?} not indexed",
-                        kind.resource_type()
-                    ));
+                if !terms.contains(&(org.clone(), *kind, attr.clone(), value.clone(), id.clone())) {
+                    r.problems
+                        .push(format!("{org}: {name} {id}: {attr} {value:?} not indexed"));
                 }
             }
-            if *kind == Kind::Group {
-                let actual = members
-                    .iter()
-                    .filter(|(o, g, _)| o == org && g == id)
-                    .count() as u64;
+            if *kind == ResourceKind::Group {
+                let actual = group_sizes
+                    .get(&(org.as_str(), id.as_str()))
+                    .copied()
+                    .unwrap_or(0);
                 if actual != rec.member_count {
                     r.problems.push(format!(
                         "{org}: group {id}: member count {} but {actual} members",
@@ -163,9 +153,8 @@ impl Store {
                 }
             }
         }
-        for ((org, t, value), holder) in &unique {
-            let kind = if *t == b'u' { Kind::User } else { Kind::Group };
-            match records.get(&(org.clone(), kind, holder.clone())) {
+        for ((org, kind, value), holder) in &unique {
+            match records.get(&(org.clone(), *kind, holder.clone())) {
                 Some(rec) if rec.index.unique == *value => {}
                 Some(_) => r.problems.push(format!(
                     "{org}: unique entry {value:?} points to {holder}, which holds another value"
@@ -175,10 +164,9 @@ impl Store {
                 )),
             }
         }
-        for (org, t, attr, value, id) in &terms {
-            let kind = if *t == b'u' { Kind::User } else { Kind::Group };
+        for (org, kind, attr, value, id) in &terms {
             let ok = records
-                .get(&(org.clone(), kind, id.clone()))
+                .get(&(org.clone(), *kind, id.clone()))
                 .is_some_and(|rec| rec.index.terms.iter().any(|(a, v)| a == attr && v == value));
             if !ok {
                 r.problems.push(format!(
@@ -189,12 +177,12 @@ impl Store {
         // Memberships in both directions, between existing users and groups.
         r.memberships = members.len();
         for (org, group, user) in &members {
-            if !records.contains_key(&(org.clone(), Kind::Group, group.clone())) {
+            if !records.contains_key(&(org.clone(), ResourceKind::Group, group.clone())) {
                 r.problems.push(format!(
                     "{org}: membership of {user} in missing group {group}"
                 ));
             }
-            if !records.contains_key(&(org.clone(), Kind::User, user.clone())) {
+            if !records.contains_key(&(org.clone(), ResourceKind::User, user.clone())) {
                 r.problems
                     .push(format!("{org}: group {group} lists missing user {user}"));
             }
@@ -213,20 +201,20 @@ impl Store {
         }
         // Kept counts.
         for org in &orgs {
-            for t in [b'u', b'g'] {
-                let kept = counters.get(&(org.clone(), t)).copied().unwrap_or(0);
-                let actual = counted.get(&(org.clone(), t)).copied().unwrap_or(0);
+            for kind in ResourceKind::ALL {
+                let kept = counters.get(&(org.clone(), kind)).copied().unwrap_or(0);
+                let actual = counted.get(&(org.clone(), kind)).copied().unwrap_or(0);
                 if kept != actual {
                     r.problems.push(format!(
                         "{org}: kept count of {} is {kept} but there are {actual}",
-                        if t == b'u' { "users" } else { "groups" }
+                        kind.endpoint().to_lowercase()
                     ));
                 }
             }
         }
         // Keys and their digest index.
-        r.keys = keys.len();
-        for key in &keys {
+        r.keys = scim_keys.len();
+        for key in &scim_keys {
             match digests.get(&key.digest) {
                 Some((org, id)) if *org == key.org_id && *id == key.id => {}
                 _ => r.problems.push(format!(
@@ -236,7 +224,7 @@ impl Store {
             }
         }
         for (digest, (org, id)) in &digests {
-            if !keys
+            if !scim_keys
                 .iter()
                 .any(|k| k.org_id == *org && k.id == *id && k.digest == *digest)
             {

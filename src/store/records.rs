@@ -1,4 +1,4 @@
-//! The records the store persists, as JSON values under the keys described in `store`.
+//! The records the store persists, as JSON values under the keys `keys.rs` lays out.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -40,38 +40,6 @@ pub struct ScimKey {
 impl ScimKey {
     pub fn is_active(&self) -> bool {
         self.revoked.is_none()
-    }
-}
-
-/// Users or Groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    User,
-    Group,
-}
-
-impl Kind {
-    pub(crate) fn tag(self) -> u8 {
-        match self {
-            Kind::User => b'u',
-            Kind::Group => b'g',
-        }
-    }
-
-    /// The SCIM resource type name.
-    pub fn resource_type(self) -> &'static str {
-        match self {
-            Kind::User => "User",
-            Kind::Group => "Group",
-        }
-    }
-
-    /// The endpoint segment under the base URL.
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            Kind::User => "Users",
-            Kind::Group => "Groups",
-        }
     }
 }
 

@@ -1,4 +1,15 @@
 use super::*;
+use crate::scim::schema::ResourceKind as Kind;
+
+fn raw_entries(s: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
+    s.tree()
+        .iter()
+        .map(|e| {
+            let (k, v) = e.unwrap();
+            (k.to_vec(), v.to_vec())
+        })
+        .collect()
+}
 
 /// Runs a store future to completion (the writer answers on its own thread).
 fn b<F: std::future::Future>(f: F) -> F::Output {
@@ -77,7 +88,7 @@ fn everything_survives_a_reopen() {
         b(s.create_resource("acme", Kind::Group, &group("g1", "Eng"), &[]))
             .unwrap()
             .unwrap();
-        let (_, _, report) = b(s.update_resource(
+        let report = b(s.update_resource(
             "acme",
             Kind::Group,
             "g1",
@@ -85,7 +96,8 @@ fn everything_survives_a_reopen() {
             (add(&["u1"])).clone(),
         ))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .members;
         assert_eq!(report.added, vec!["u1"]);
         s.durable_blocking().unwrap();
     }
@@ -120,7 +132,7 @@ fn second_open_reports_in_use() {
     let _s = Store::open(dir.path(), 8 << 20).unwrap();
     // sled's lock is per process file lock; a second handle in the same process is refused too.
     match Store::open(dir.path(), 8 << 20) {
-        Err(StoreError::InUse(_)) => {}
+        Err(Error::InUse(_)) => {}
         Err(other) => panic!("expected InUse, got {other}"),
         Ok(_) => panic!("expected InUse, got a second handle"),
     }
@@ -181,7 +193,7 @@ fn renaming_moves_index_entries() {
     ))
     .unwrap()
     .unwrap();
-    assert_eq!(updated.1.version, 2);
+    assert_eq!(updated.after.version, 2);
     assert_eq!(s.lookup_unique("a", Kind::User, "old@y.com").unwrap(), None);
     assert_eq!(
         s.lookup_unique("a", Kind::User, "new@y.com")
@@ -213,7 +225,7 @@ fn renaming_moves_index_entries() {
         MemberChange::default(),
     ))
     .unwrap();
-    assert_eq!(r, Err(WriteRefused::Taken("u2".into())));
+    assert!(matches!(r, Err(WriteRefused::Taken(ref holder)) if holder == "u2"));
     assert_eq!(
         s.lookup_unique("a", Kind::User, "new@y.com")
             .unwrap()
@@ -240,7 +252,11 @@ fn membership_changes_and_deletes_keep_both_directions() {
     b(s.create_resource("a", Kind::Group, &group("g", "G"), &[]))
         .unwrap()
         .unwrap();
-    let (_, rec, report) = b(s.update_resource(
+    let ResourceUpdate {
+        after: rec,
+        members: report,
+        ..
+    } = b(s.update_resource(
         "a",
         Kind::Group,
         "g",
@@ -257,7 +273,7 @@ fn membership_changes_and_deletes_keep_both_directions() {
         add: vec!["u3".into()],
         ..Default::default()
     };
-    let (_, rec, _) = b(s.update_resource(
+    let rec = b(s.update_resource(
         "a",
         Kind::Group,
         "g",
@@ -265,7 +281,8 @@ fn membership_changes_and_deletes_keep_both_directions() {
         (change).clone(),
     ))
     .unwrap()
-    .unwrap();
+    .unwrap()
+    .after;
     assert_eq!(rec.member_count, 3);
     assert_eq!(s.members("a", "g", 0, 10).unwrap(), vec!["u1", "u2", "u3"]);
     // Deleting a user removes its memberships and bumps the group's version.
@@ -274,7 +291,11 @@ fn membership_changes_and_deletes_keep_both_directions() {
         .unwrap()
         .unwrap()
         .version;
-    assert!(b(s.delete_resource("a", Kind::User, "u2")).unwrap());
+    assert!(
+        b(s.delete_resource("a", Kind::User, "u2", |_| Ok::<_, ()>(())))
+            .unwrap()
+            .is_ok()
+    );
     let g = s.get_resource("a", Kind::Group, "g").unwrap().unwrap();
     assert_eq!(g.member_count, 2);
     assert!(g.version > before);
@@ -286,7 +307,11 @@ fn membership_changes_and_deletes_keep_both_directions() {
         add: vec!["u4".into()],
         ..Default::default()
     };
-    let (_, rec, report) = b(s.update_resource(
+    let ResourceUpdate {
+        after: rec,
+        members: report,
+        ..
+    } = b(s.update_resource(
         "a",
         Kind::Group,
         "g",
@@ -299,9 +324,17 @@ fn membership_changes_and_deletes_keep_both_directions() {
     assert_eq!(report.removed, vec!["u1", "u3"]);
     assert!(s.groups_of("a", "u1").unwrap().is_empty());
     // Deleting the group removes the reverse entries.
-    assert!(b(s.delete_resource("a", Kind::Group, "g")).unwrap());
+    assert!(
+        b(s.delete_resource("a", Kind::Group, "g", |_| Ok::<_, ()>(())))
+            .unwrap()
+            .is_ok()
+    );
     assert!(s.groups_of("a", "u4").unwrap().is_empty());
-    assert!(!b(s.delete_resource("a", Kind::Group, "g")).unwrap());
+    assert!(
+        b(s.delete_resource("a", Kind::Group, "g", |_| Ok::<_, ()>(())))
+            .unwrap()
+            .is_err()
+    );
 }
 
 #[test]
@@ -329,14 +362,13 @@ fn deleting_an_org_removes_everything_it_owns_and_nothing_else() {
         .unwrap()
         .unwrap();
     }
-    let before_b: Vec<_> = s
-        .raw_entries()
-        .map(|e| e.unwrap())
+    let before_b: Vec<_> = raw_entries(&s)
+        .into_iter()
         .filter(|(k, _)| k.windows(2).any(|w| w == b"\0b"))
         .collect();
     assert!(b(s.delete_org("a")).unwrap());
     assert!(!b(s.delete_org("a")).unwrap());
-    let rest: Vec<_> = s.raw_entries().map(|e| e.unwrap()).collect();
+    let rest = raw_entries(&s);
     assert!(s.key_by_digest("digest-a").unwrap().is_none());
     assert!(
         rest.iter()
@@ -452,11 +484,11 @@ fn check_finds_nothing_wrong_in_a_healthy_store_and_reports_damage() {
     assert_eq!(s.count_resources("a", Kind::User).unwrap(), 2);
     assert_eq!(s.count_resources_by_scan("a", Kind::User).unwrap(), 2);
     // Damage: a lost unique entry, a one-sided membership, a dangling digest.
-    let t = &s.inner.tree;
-    t.remove(Store::unique_key("a", Kind::User, "x@y.com"))
+    let t = s.tree();
+    t.remove(keys::unique("a", Kind::User, "x@y.com")).unwrap();
+    t.remove(keys::member_of("a", "u2", "g")).unwrap();
+    t.insert(keys::digest("ffff"), keys::digest_target("a", "key_9"))
         .unwrap();
-    t.remove(key(b'r', &[b"a", b"u2", b"g"])).unwrap();
-    t.insert(key(b'd', &[b"ffff"]), &b"a\0key_9"[..]).unwrap();
     let problems = s.check().unwrap().problems;
     assert_eq!(problems.len(), 3, "{problems:?}");
     assert!(problems.iter().any(|p| p.contains("not indexed")));
@@ -479,19 +511,13 @@ fn an_interrupted_write_group_is_redone_at_open() {
         let rec = user("u1", "x@y.com");
         let mut intent = Vec::new();
         for (k, v) in [
-            (Store::record_key("a", Kind::User, "u1"), encode(&rec)),
+            (keys::record("a", Kind::User, "u1"), encode(&rec).unwrap()),
+            (keys::unique("a", Kind::User, "x@y.com"), b"u1".to_vec()),
             (
-                Store::unique_key("a", Kind::User, "x@y.com"),
-                b"u1".to_vec(),
-            ),
-            (
-                Store::term_key("a", Kind::User, "externalId", "ext-u1", "u1"),
+                keys::term("a", Kind::User, "externalId", "ext-u1", "u1"),
                 Vec::new(),
             ),
-            (
-                Store::counter_key("a", Kind::User),
-                1u64.to_be_bytes().to_vec(),
-            ),
+            (keys::counter("a", Kind::User), 1u64.to_be_bytes().to_vec()),
         ] {
             intent.push(1u8);
             intent.extend_from_slice(&(k.len() as u32).to_be_bytes());
@@ -499,8 +525,7 @@ fn an_interrupted_write_group_is_redone_at_open() {
             intent.extend_from_slice(&(v.len() as u32).to_be_bytes());
             intent.extend_from_slice(&v);
         }
-        tree.insert([b"w\0".as_slice(), &5u64.to_be_bytes()].concat(), intent)
-            .unwrap();
+        tree.insert(keys::intent(5), intent).unwrap();
         db.flush().unwrap();
     }
     let s = Store::open(dir.path(), 8 << 20).unwrap();
@@ -537,7 +562,11 @@ fn pages_follow_creates_and_deletes() {
     b(s.create_resource("a", Kind::User, &user("u5", "u5@y.com"), &[]))
         .unwrap()
         .unwrap();
-    assert!(b(s.delete_resource("a", Kind::User, "u1")).unwrap());
+    assert!(
+        b(s.delete_resource("a", Kind::User, "u1", |_| Ok::<_, ()>(())))
+            .unwrap()
+            .is_ok()
+    );
     let (total, page) = s.resource_page("a", Kind::User, 0, 10).unwrap();
     assert_eq!(total, 5);
     assert_eq!(page, ["u0", "u2", "u3", "u4", "u5"]);
@@ -545,4 +574,76 @@ fn pages_follow_creates_and_deletes() {
     assert_eq!(s.count_resources("a", Kind::User).unwrap(), 5);
     assert!(b(s.delete_org("a")).unwrap());
     assert_eq!(s.resource_page("a", Kind::User, 0, 10).unwrap().0, 0);
+}
+
+#[test]
+fn check_counts_activity_records_not_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    b(s.create_org(&org("a"))).unwrap().unwrap();
+    let blob = |newest: &str, count: usize| ActivityBlob {
+        org: "a".into(),
+        newest_id: newest.into(),
+        count,
+        bytes: vec![1, 2, 3],
+    };
+    let stored = s
+        .append_activity(vec![blob("0001", 32), blob("0002", 5)])
+        .unwrap();
+    assert_eq!(stored, 37);
+    let report = s.check().unwrap();
+    assert_eq!(report.activity_records, 37);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+#[test]
+fn activity_for_a_deleted_organization_is_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    b(s.create_org(&org("a"))).unwrap().unwrap();
+    assert!(b(s.delete_org("a")).unwrap());
+    let blob = ActivityBlob {
+        org: "a".into(),
+        newest_id: "0001".into(),
+        count: 3,
+        bytes: vec![1],
+    };
+    assert_eq!(s.append_activity(vec![blob]).unwrap(), 0);
+    assert!(raw_entries(&s).is_empty());
+}
+
+/// A value whose serialization always fails.
+struct Unencodable;
+
+impl serde::Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> std::result::Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("cannot be encoded"))
+    }
+}
+
+#[test]
+fn a_record_that_cannot_be_encoded_fails_its_write_not_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    let failed = b(s.writer().write(|st| {
+        st.insert(keys::scratch(b"x"), encode(&Unencodable)?)?;
+        Ok(Ok::<(), WriteRefused<()>>(()))
+    }));
+    assert!(matches!(failed, Err(Error::Encode(_))), "{failed:?}");
+    // The writer is still there, and a write queued beside a failing one is unaffected.
+    let a = org("a");
+    let (ok, bad) = b(async {
+        tokio::join!(
+            s.create_org(&a),
+            s.writer().write(|st| {
+                st.insert(keys::scratch(b"y"), b"1".to_vec())?;
+                encode(&Unencodable)?;
+                Ok(Ok::<(), WriteRefused<()>>(()))
+            })
+        )
+    });
+    assert_eq!(ok.unwrap(), Ok(()));
+    assert!(matches!(bad, Err(Error::Encode(_))));
+    assert!(s.get_org("a").unwrap().is_some());
+    assert!(s.tree().get(keys::scratch(b"y")).unwrap().is_none());
 }

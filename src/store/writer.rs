@@ -26,89 +26,96 @@ use sled::IVec;
 use tokio::sync::oneshot;
 
 use super::commit::Committer;
-use super::{StoreError, WriteRefused};
+use super::{Error, Outcome, keys};
 
 /// Most writes applied in one group.
 const MAX_GROUP: usize = 1024;
-/// Key prefix of redo intents.
-const INTENT: &[u8] = b"w\0";
 
-pub type TxResult<T> = Result<T, sled::Error>;
+/// What a write op returns: its outcome (refusals keep nothing), or an error. An engine error
+/// (I/O) fails the op's whole group; any other error fails the op alone.
+pub type OpResult<R, E> = Result<Outcome<R, E>, Error>;
 
-/// What a write op returns: its outcome (refusals keep nothing), or a storage error.
-pub type OpResult<R, E> = TxResult<Result<R, WriteRefused<E>>>;
+/// Staged changes: a key's new value, None when removed.
+type Changes = HashMap<Vec<u8>, Option<IVec>>;
 
 /// A write's view of the store: reads see the group's staged changes and its own; its own
 /// changes join the group only if it succeeds.
 pub struct Staged<'g> {
     tree: &'g sled::Tree,
-    group: &'g HashMap<Vec<u8>, Option<IVec>>,
-    own: HashMap<Vec<u8>, Option<IVec>>,
+    group: &'g Changes,
+    group_loose: &'g Changes,
+    own: Changes,
+    own_loose: Changes,
 }
 
 impl Staged<'_> {
-    pub fn get(&self, key: &[u8]) -> TxResult<Option<IVec>> {
-        if let Some(v) = self.own.get(key).or_else(|| self.group.get(key)) {
-            return Ok(v.clone());
+    pub fn get(&self, key: &[u8]) -> Result<Option<IVec>, Error> {
+        for layer in [&self.own, &self.own_loose, self.group, self.group_loose] {
+            if let Some(v) = layer.get(key) {
+                return Ok(v.clone());
+            }
         }
-        self.tree.get(key)
+        Ok(self.tree.get(key)?)
+    }
+
+    pub fn contains(&self, key: &[u8]) -> Result<bool, Error> {
+        Ok(self.get(key)?.is_some())
     }
 
     pub fn insert(
         &mut self,
         key: impl Into<Vec<u8>>,
         value: impl Into<IVec>,
-    ) -> TxResult<Option<IVec>> {
+    ) -> Result<Option<IVec>, Error> {
         let key = key.into();
         let old = self.get(&key)?;
         self.own.insert(key, Some(value.into()));
         Ok(old)
     }
 
-    pub fn remove(&mut self, key: impl Into<Vec<u8>>) -> TxResult<Option<IVec>> {
+    pub fn remove(&mut self, key: impl Into<Vec<u8>>) -> Result<Option<IVec>, Error> {
         let key = key.into();
         let old = self.get(&key)?;
         self.own.insert(key, None);
         Ok(old)
     }
+
+    /// Inserts a value that needs no atomicity with the rest of its group (an activity blob:
+    /// each stands alone). It is applied after the group's atomic changes and left out of the
+    /// redo intent, so its bytes are written once, not twice.
+    pub fn insert_loose(&mut self, key: impl Into<Vec<u8>>, value: impl Into<IVec>) {
+        self.own_loose.insert(key.into(), Some(value.into()));
+    }
+
+    /// Removes a key outside the group's atomic changes (see [`Staged::insert_loose`]).
+    pub fn remove_loose(&mut self, key: impl Into<Vec<u8>>) {
+        self.own_loose.insert(key.into(), None);
+    }
 }
 
-type Reply<R, E> = oneshot::Sender<Result<Result<R, WriteRefused<E>>, StoreError>>;
+type Reply<R, E> = oneshot::Sender<OpResult<R, E>>;
 
 /// One queued write, type-erased.
 trait Job: Send {
     /// Raw reads before the write, with no other write in flight. Only exclusive jobs.
-    fn prepare(&mut self, _tree: &sled::Tree) -> Result<(), StoreError> {
+    fn prepare(&mut self, _tree: &sled::Tree) -> Result<(), Error> {
         Ok(())
     }
     fn exclusive(&self) -> bool {
         false
     }
-    /// Runs the write against the staged view; true when its changes are to be kept.
-    fn run(&mut self, st: &mut Staged<'_>) -> TxResult<bool>;
+    /// Runs the write against the staged view: Ok(true) when its changes are to be kept. An
+    /// engine error is returned (it fails the group); the op's other errors are kept as its
+    /// answer and Ok(false) returned.
+    fn run(&mut self, st: &mut Staged<'_>) -> Result<bool, Error>;
     /// Answers the caller once the flush covering the write is done (or failed).
-    fn finish(self: Box<Self>, flushed: Result<(), StoreError>);
-}
-
-fn answer<R, E>(
-    reply: Option<Reply<R, E>>,
-    outcome: Option<Result<R, WriteRefused<E>>>,
-    flushed: Result<(), StoreError>,
-) {
-    let result = match (flushed, outcome) {
-        (Err(e), _) => Err(e),
-        (Ok(()), Some(outcome)) => Ok(outcome),
-        (Ok(()), None) => Err(StoreError::Durability("the write was not applied".into())),
-    };
-    if let Some(reply) = reply {
-        let _ = reply.send(result);
-    }
+    fn finish(self: Box<Self>, flushed: Result<(), Error>);
 }
 
 /// Holds the op until it runs (ops run exactly once: the writer never retries).
 struct OpCell<R, E, F> {
     op: Option<F>,
-    outcome: Option<Result<R, WriteRefused<E>>>,
+    outcome: Option<OpResult<R, E>>,
     reply: Option<Reply<R, E>>,
 }
 
@@ -118,18 +125,29 @@ where
     E: Send + 'static,
     F: FnOnce(&mut Staged<'_>) -> OpResult<R, E> + Send + 'static,
 {
-    fn run(&mut self, st: &mut Staged<'_>) -> TxResult<bool> {
+    fn run(&mut self, st: &mut Staged<'_>) -> Result<bool, Error> {
         let Some(op) = self.op.take() else {
             return Ok(false);
         };
-        let outcome = op(st)?;
-        let ok = outcome.is_ok();
-        self.outcome = Some(outcome);
-        Ok(ok)
+        match op(st) {
+            Err(e) if e.is_engine() => Err(e),
+            outcome => {
+                let keep = matches!(outcome, Ok(Ok(_)));
+                self.outcome = Some(outcome);
+                Ok(keep)
+            }
+        }
     }
 
-    fn finish(self: Box<Self>, flushed: Result<(), StoreError>) {
-        answer(self.reply, self.outcome, flushed)
+    fn finish(self: Box<Self>, flushed: Result<(), Error>) {
+        let result = match (flushed, self.outcome) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(outcome)) => outcome,
+            (Ok(()), None) => Err(Error::Flush("the write was not applied".into())),
+        };
+        if let Some(reply) = self.reply {
+            let _ = reply.send(result);
+        }
     }
 }
 
@@ -147,14 +165,14 @@ where
     P: Send + 'static,
     R: Send + 'static,
     E: Send + 'static,
-    S: FnOnce(&sled::Tree) -> Result<P, StoreError> + Send + 'static,
+    S: FnOnce(&sled::Tree) -> Result<P, Error> + Send + 'static,
     F: FnOnce(&mut Staged<'_>, &P) -> OpResult<R, E> + Send + 'static,
 {
     fn exclusive(&self) -> bool {
         true
     }
 
-    fn prepare(&mut self, tree: &sled::Tree) -> Result<(), StoreError> {
+    fn prepare(&mut self, tree: &sled::Tree) -> Result<(), Error> {
         if let Some((scan, op)) = self.scan.take() {
             let scanned = scan(tree)?;
             self.cell.op = Some(Box::new(move |st| op(st, &scanned)));
@@ -162,11 +180,11 @@ where
         Ok(())
     }
 
-    fn run(&mut self, st: &mut Staged<'_>) -> TxResult<bool> {
+    fn run(&mut self, st: &mut Staged<'_>) -> Result<bool, Error> {
         self.cell.run(st)
     }
 
-    fn finish(self: Box<Self>, flushed: Result<(), StoreError>) {
+    fn finish(self: Box<Self>, flushed: Result<(), Error>) {
         Box::new(self.cell).finish(flushed)
     }
 }
@@ -198,16 +216,16 @@ impl Writer {
         })
     }
 
-    fn send(&self, job: Box<dyn Job>) -> Result<(), StoreError> {
+    fn send(&self, job: Box<dyn Job>) -> Result<(), Error> {
         self.queue
             .as_ref()
-            .ok_or_else(|| StoreError::Durability("the writer has stopped".into()))?
+            .ok_or(Error::Stopped)?
             .send(job)
-            .map_err(|_| StoreError::Durability("the writer has stopped".into()))
+            .map_err(|_| Error::Stopped)
     }
 
     /// Queues a write; resolves once it is applied and flushed.
-    pub async fn write<R, E, F>(&self, op: F) -> Result<Result<R, WriteRefused<E>>, StoreError>
+    pub async fn write<R, E, F>(&self, op: F) -> OpResult<R, E>
     where
         R: Send + 'static,
         E: Send + 'static,
@@ -219,12 +237,28 @@ impl Writer {
             outcome: None,
             reply: Some(tx),
         }))?;
-        rx.await
-            .map_err(|_| StoreError::Durability("the writer has stopped".into()))?
+        rx.await.map_err(|_| Error::Stopped)?
+    }
+
+    /// [`Writer::write`] for a thread outside the async runtime: blocks until the write is
+    /// applied and flushed.
+    pub fn write_blocking<R, E, F>(&self, op: F) -> OpResult<R, E>
+    where
+        R: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&mut Staged<'_>) -> OpResult<R, E> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.send(Box::new(OpCell {
+            op: Some(op),
+            outcome: None,
+            reply: Some(tx),
+        }))?;
+        rx.blocking_recv().map_err(|_| Error::Stopped)?
     }
 
     /// Queues a write without waiting for it (bookkeeping such as a key's last use).
-    pub fn write_detached<R, E, F>(&self, op: F) -> Result<(), StoreError>
+    pub fn write_detached<R, E, F>(&self, op: F) -> Result<(), Error>
     where
         R: Send + 'static,
         E: Send + 'static,
@@ -238,16 +272,12 @@ impl Writer {
     }
 
     /// Queues a write that first scans the tree with no other write in flight.
-    pub async fn write_after_scan<P, R, E, S, F>(
-        &self,
-        scan: S,
-        op: F,
-    ) -> Result<Result<R, WriteRefused<E>>, StoreError>
+    pub async fn write_after_scan<P, R, E, S, F>(&self, scan: S, op: F) -> OpResult<R, E>
     where
         P: Send + 'static,
         R: Send + 'static,
         E: Send + 'static,
-        S: FnOnce(&sled::Tree) -> Result<P, StoreError> + Send + 'static,
+        S: FnOnce(&sled::Tree) -> Result<P, Error> + Send + 'static,
         F: FnOnce(&mut Staged<'_>, &P) -> OpResult<R, E> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
@@ -259,8 +289,7 @@ impl Writer {
                 reply: Some(tx),
             },
         }))?;
-        rx.await
-            .map_err(|_| StoreError::Durability("the writer has stopped".into()))?
+        rx.await.map_err(|_| Error::Stopped)?
     }
 }
 
@@ -292,15 +321,11 @@ fn run(tree: sled::Tree, committer: Arc<Committer>, jobs: mpsc::Receiver<Box<dyn
 }
 
 fn next_intent(tree: &sled::Tree) -> u64 {
-    tree.scan_prefix(INTENT)
+    tree.scan_prefix(keys::all_intents())
         .keys()
         .next_back()
         .and_then(|k| k.ok())
-        .and_then(|k| {
-            k.get(INTENT.len()..)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_be_bytes)
-        })
+        .and_then(|k| keys::parse_intent(&k))
         .map_or(0, |n| n + 1)
 }
 
@@ -310,18 +335,25 @@ fn apply(tree: &sled::Tree, committer: &Committer, mut group: Vec<Box<dyn Job>>,
     if group.is_empty() {
         return;
     }
-    let mut changes: HashMap<Vec<u8>, Option<IVec>> = HashMap::new();
+    let mut changes = Changes::new();
+    let mut loose = Changes::new();
     let mut failure = None;
     for job in group.iter_mut() {
         let mut staged = Staged {
             tree,
             group: &changes,
-            own: HashMap::new(),
+            group_loose: &loose,
+            own: Changes::new(),
+            own_loose: Changes::new(),
         };
         match job.run(&mut staged) {
             Ok(true) => {
-                let own = staged.own;
+                let (own, own_loose) = (staged.own, staged.own_loose);
+                for k in own.keys() {
+                    loose.remove(k);
+                }
                 changes.extend(own);
+                loose.extend(own_loose);
             }
             Ok(false) => {}
             Err(e) => {
@@ -332,25 +364,35 @@ fn apply(tree: &sled::Tree, committer: &Committer, mut group: Vec<Box<dyn Job>>,
     }
     let applied = match failure {
         Some(e) => Err(e),
-        None => write_atomically(tree, &changes, seq),
+        None => write_atomically(tree, &changes, seq).and_then(|()| write_loose(tree, &loose)),
     };
     match applied {
         Ok(()) => committer.after_flush(Box::new(move |flushed| {
             for job in group {
-                job.finish(flushed.clone().map_err(StoreError::Durability));
+                job.finish(flushed.clone().map_err(Error::Flush));
             }
         })),
         Err(e) => {
             tracing::error!(error = %e, "a group of writes failed");
             for job in group {
-                job.finish(Err(StoreError::Sled(e.clone())));
+                job.finish(Err(e.clone()));
             }
         }
     }
 }
 
+fn write_loose(tree: &sled::Tree, loose: &Changes) -> Result<(), Error> {
+    for (k, v) in loose {
+        match v {
+            Some(v) => tree.insert(k.as_slice(), v.clone())?,
+            None => tree.remove(k.as_slice())?,
+        };
+    }
+    Ok(())
+}
+
 /// Encodes changes as `[1|0][key len u32][key][value len u32][value]` entries.
-fn encode_intent(changes: &HashMap<Vec<u8>, Option<IVec>>) -> Vec<u8> {
+fn encode_intent(changes: &Changes) -> Vec<u8> {
     let mut out = Vec::with_capacity(
         changes
             .iter()
@@ -390,36 +432,19 @@ fn decode_intent(bytes: &[u8]) -> Option<Vec<Change>> {
     Some(out)
 }
 
-fn intent_key(seq: u64) -> Vec<u8> {
-    [INTENT, &seq.to_be_bytes()].concat()
-}
-
 /// Intent first, changes, intent removed last: after a crash the group is either absent or
 /// redone by [`recover`].
-fn write_atomically(
-    tree: &sled::Tree,
-    changes: &HashMap<Vec<u8>, Option<IVec>>,
-    seq: &mut u64,
-) -> Result<(), sled::Error> {
+fn write_atomically(tree: &sled::Tree, changes: &Changes, seq: &mut u64) -> Result<(), Error> {
     if changes.is_empty() {
         return Ok(());
     }
     let single = changes.len() == 1;
-    let key = intent_key(*seq);
+    let key = keys::intent(*seq);
     if !single {
         *seq += 1;
         tree.insert(&key, encode_intent(changes))?;
     }
-    for (k, v) in changes {
-        match v {
-            Some(v) => {
-                tree.insert(k.as_slice(), v.clone())?;
-            }
-            None => {
-                tree.remove(k.as_slice())?;
-            }
-        }
-    }
+    write_loose(tree, changes)?;
     if !single {
         tree.remove(&key)?;
     }
@@ -427,12 +452,12 @@ fn write_atomically(
 }
 
 /// Redoes the groups a crash interrupted. Runs at open, before any write.
-pub fn recover(tree: &sled::Tree) -> Result<usize, StoreError> {
+pub fn recover(tree: &sled::Tree) -> Result<usize, Error> {
     let mut redone = 0;
-    for item in tree.scan_prefix(INTENT) {
+    for item in tree.scan_prefix(keys::all_intents()) {
         let (key, bytes) = item?;
         let Some(changes) = decode_intent(&bytes) else {
-            return Err(StoreError::Corrupt {
+            return Err(Error::Corrupt {
                 key: String::from_utf8_lossy(&key).into_owned(),
                 reason: "unreadable redo intent".into(),
             });
@@ -467,7 +492,7 @@ mod tests {
         let db = sled::open(dir.path()).unwrap();
         let tree = db.open_tree("t").unwrap();
         tree.insert("gone", "x").unwrap();
-        let mut changes = HashMap::new();
+        let mut changes = Changes::new();
         changes.insert(b"a".to_vec(), Some(IVec::from(&b"1"[..])));
         changes.insert(b"gone".to_vec(), None);
         changes.insert(b"empty".to_vec(), Some(IVec::from(&b""[..])));
@@ -484,13 +509,13 @@ mod tests {
         );
         assert!(decode_intent(&bytes[..bytes.len() - 1]).is_none());
         // A crash right after the intent was written: recovery finishes the group.
-        tree.insert(intent_key(7), bytes).unwrap();
+        tree.insert(keys::intent(7), bytes).unwrap();
         assert_eq!(recover(&tree).unwrap(), 1);
         assert_eq!(tree.get("a").unwrap().as_deref(), Some(&b"1"[..]));
         assert!(tree.get("gone").unwrap().is_none());
-        assert_eq!(tree.scan_prefix(INTENT).count(), 0);
+        assert_eq!(tree.scan_prefix(keys::all_intents()).count(), 0);
         assert_eq!(next_intent(&tree), 0);
-        tree.insert(intent_key(41), vec![]).unwrap();
+        tree.insert(keys::intent(41), vec![]).unwrap();
         assert_eq!(next_intent(&tree), 42);
     }
 }

@@ -1,39 +1,63 @@
-//! The terminal dashboard: the SCIM server and the UI in one process, sharing one directory.
-//!
-//! The loop `select!`s over key presses, the live activity feed, a frame timer and shutdown
-//! signals. Events only change state; drawing happens at most once per frame, so a burst of
-//! requests costs one redraw per frame, not one per request.
+//! The terminal dashboard: state (`app`, `views`, `dialogs`), the one keymap (`keymap`),
+//! loading through the operator's operations (`load`), the event loop (`event`) and drawing
+//! (`screens`). With no server running, `scimdesk` runs the SCIM server in this process and
+//! the dashboard beside it.
 
 pub mod app;
+pub mod dialogs;
+mod event;
+pub mod keymap;
+mod load;
 pub mod screens;
+pub mod views;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use ratatui::crossterm::event::{Event, EventStream};
-use tokio::sync::broadcast::error::RecvError;
-
-use crate::cli::Failure;
 use crate::config::Config;
+use crate::control::Local;
 use crate::directory::Directory;
 use app::App;
 
 /// Time between frames (at most ~30 per second).
 pub const FRAME: Duration = Duration::from_millis(33);
 
+/// Why the dashboard did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(
+        "the dashboard needs a terminal (stdin and stdout are not one): run `scimdesk serve` to serve SCIM without it"
+    )]
+    NoTerminal,
+    #[error(transparent)]
+    Open(#[from] crate::directory::Error),
+    #[error("{0}")]
+    Bind(String),
+    #[error("dashboard error: {0}")]
+    Terminal(#[from] std::io::Error),
+}
+
+impl RunError {
+    /// The process exit code: 2 for usage and configuration mistakes, 1 otherwise.
+    pub fn code(&self) -> u8 {
+        match self {
+            RunError::NoTerminal | RunError::Bind(_) => 2,
+            RunError::Open(_) | RunError::Terminal(_) => 1,
+        }
+    }
+}
+
 /// `scimdesk` with no subcommand: serve SCIM and run the dashboard.
-pub async fn run(config: Config) -> Result<(), Failure> {
+pub async fn run(config: Config) -> Result<(), RunError> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-        return Err(Failure::usage(
-            "the dashboard needs a terminal (stdin and stdout are not one): run `scimdesk serve` to serve SCIM without it",
-        ));
+        return Err(RunError::NoTerminal);
     }
     let log_path = config.store.data_dir.join("scimdesk.log");
     let addr = config.server.listen;
     let dir = Directory::open(config)?;
     log_to_file(&log_path);
-    let listener = crate::server::bind(addr).map_err(Failure::usage)?;
+    let listener = crate::server::bind(addr).map_err(RunError::Bind)?;
     let local = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -42,17 +66,18 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let server = tokio::spawn(crate::server::serve(dir.clone(), listener, async {
         let _ = stopped.await;
     }));
-    let mut terminal = ratatui::try_init()
-        .map_err(|e| Failure::refused(format!("cannot start the dashboard: {e}")))?;
-    let result = ui_loop(&mut terminal, App::new(dir.clone(), local)).await;
+    let ops = Arc::new(Local::new(dir.clone(), format!("serving on {local}")));
+    let mut terminal = ratatui::try_init()?;
+    let mut app = App::new(ops, local);
+    app.load().await;
+    let result = event::run(&mut terminal, app).await;
     ratatui::restore();
     let _ = stop.send(());
     let _ = server.await;
-    dir.activity().close();
-    if let Err(e) = dir.store().durable().await {
+    if let Err(e) = dir.close().await {
         tracing::error!(error = %e, "final flush failed");
     }
-    result.map_err(|e| Failure::refused(format!("dashboard error: {e}")))
+    Ok(result?)
 }
 
 fn log_to_file(path: &std::path::Path) {
@@ -70,70 +95,4 @@ fn log_to_file(path: &std::path::Path) {
         .with_ansi(false)
         .with_writer(std::sync::Mutex::new(file))
         .try_init();
-}
-
-/// Writes text to the terminal's clipboard with OSC 52.
-fn osc52(text: &str) {
-    use base64::Engine;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
-    let mut out = std::io::stdout();
-    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
-    let _ = out.flush();
-}
-
-async fn ui_loop(terminal: &mut ratatui::DefaultTerminal, mut app: App) -> std::io::Result<()> {
-    let mut keys = EventStream::new();
-    let mut feed = app.dir.activity().subscribe();
-    let mut frame = tokio::time::interval(FRAME);
-    frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut slow = tokio::time::interval(Duration::from_secs(2));
-    let shutdown = crate::server::shutdown_signal();
-    tokio::pin!(shutdown);
-    let mut dirty = true;
-    let mut feed_open = true;
-    while !app.quit {
-        tokio::select! {
-            event = keys.next() => match event {
-                Some(Ok(Event::Key(key))) => {
-                    if let Some(action) = app.handle_key(key) {
-                        app.update(action).await;
-                        dirty = true;
-                    }
-                }
-                Some(Ok(Event::Resize(..))) => dirty = true,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e),
-                None => break,
-            },
-            event = feed.recv(), if feed_open => {
-                match event {
-                    Ok(e) => app.on_activity(e),
-                    Err(RecvError::Lagged(n)) => app.on_missed(n),
-                    Err(RecvError::Closed) => feed_open = false,
-                }
-                dirty = true;
-            }
-            _ = slow.tick() => {
-                app.tick();
-                dirty = true;
-            }
-            _ = &mut shutdown => break,
-            _ = frame.tick() => {
-                if dirty {
-                    let mut rows = app.page_size;
-                    terminal.draw(|f| rows = screens::draw(f, &app))?;
-                    if let Some(text) = app.clipboard.take() {
-                        osc52(&text);
-                    }
-                    dirty = false;
-                    if rows != app.page_size && rows > 0 {
-                        app.page_size = rows;
-                        app.load_rows();
-                        dirty = true;
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
 }

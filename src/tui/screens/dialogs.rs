@@ -129,45 +129,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             );
         }
         Dialog::Help => {
-            let keys: &[(&str, &str)] = &[
-                ("?", "this help"),
-                (
-                    "q / Ctrl-C",
-                    "quit (the SCIM server stops with the dashboard)",
-                ),
-                ("Esc", "back one level; quits from the top"),
-                ("1 / 2", "organizations / activity of all organizations"),
-                ("j k / arrows", "move; PgUp PgDn g G jump"),
-                ("Enter", "open the selected item"),
-                (
-                    "Organizations",
-                    "n new, r rename, d delete (type the id), l activity",
-                ),
-                (
-                    "Organization",
-                    "s SCIM on/off, Tab domains/keys, a add, x remove or revoke,",
-                ),
-                (
-                    "",
-                    "i issue key, u users and groups, l activity, c copy URL, r rename",
-                ),
-                (
-                    "Directory",
-                    "Tab users/groups, / search (SCIM filter or a word)",
-                ),
-                ("Group detail", "n / p next / previous page of members"),
-                ("Activity", "p pause/resume, e errors only, Enter details"),
-                ("F5", "reload counts"),
-            ];
-            let lines: Vec<Line> = keys
-                .iter()
-                .map(|(k, v)| {
-                    Line::from(vec![
-                        Span::styled(format!("{k:<15}"), bold()),
-                        Span::raw(*v),
-                    ])
-                })
-                .collect();
+            let lines = help_lines(74);
             let rect = centered(area, 78, lines.len() as u16 + 2);
             frame.render_widget(Clear, rect);
             frame.render_widget(
@@ -176,4 +138,77 @@ pub fn draw(frame: &mut Frame, app: &App) {
             );
         }
     }
+}
+
+/// The `?` overlay, read from the keymap: the keys that work everywhere, then each screen's
+/// own, wrapped to `width`.
+fn help_lines(width: usize) -> Vec<Line<'static>> {
+    use crate::tui::keymap::{Binding, GLOBAL, SCREENS, screen_table};
+    const LEFT: usize = 15;
+    let row = |k: String, v: String| {
+        Line::from(vec![
+            Span::styled(format!("{k:<LEFT$}"), bold()),
+            Span::raw(v),
+        ])
+    };
+    let mut lines: Vec<Line> = GLOBAL
+        .iter()
+        .map(|b| {
+            let label = match b.label {
+                crate::tui::keymap::Label::Fixed(s) => s,
+                crate::tui::keymap::Label::Toggle { off, .. } => off,
+            };
+            row(b.shown.to_string(), label.to_string())
+        })
+        .collect();
+    let is_global = |b: &Binding| {
+        b.keys
+            .iter()
+            .all(|(k, a)| GLOBAL.iter().any(|g| g.keys.contains(&(*k, *a))))
+    };
+    for (title, screen) in SCREENS {
+        let items: Vec<String> = screen_table(*screen)
+            .iter()
+            .filter(|b| !is_global(b))
+            .map(|b| {
+                let label = match (b.about, b.label) {
+                    (Some(about), _) => about.to_string(),
+                    (None, crate::tui::keymap::Label::Fixed(s)) => s.to_string(),
+                    (None, crate::tui::keymap::Label::Toggle { on, off, .. }) => {
+                        format!("{off}/{on}")
+                    }
+                };
+                format!("{} {label}", b.shown)
+            })
+            .collect();
+        let mut current = String::new();
+        let mut first = true;
+        for item in items {
+            if !current.is_empty() && current.len() + 2 + item.len() > width - LEFT {
+                lines.push(row(
+                    if first {
+                        title.to_string()
+                    } else {
+                        String::new()
+                    },
+                    format!("{current},"),
+                ));
+                first = false;
+                current.clear();
+            }
+            if !current.is_empty() {
+                current.push_str(", ");
+            }
+            current.push_str(&item);
+        }
+        lines.push(row(
+            if first {
+                title.to_string()
+            } else {
+                String::new()
+            },
+            current,
+        ));
+    }
+    lines
 }

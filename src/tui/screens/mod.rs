@@ -118,69 +118,8 @@ fn draw_top(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
-    let hints: &[(&str, &str)] = match (&app.dialog, app.screen()) {
-        (Some(super::app::Dialog::Secret { .. }), _) => {
-            &[("c", "copy secret"), ("Enter/Esc", "close")]
-        }
-        (Some(super::app::Dialog::Help), _) => &[("Esc", "close help")],
-        (Some(_), _) => &[
-            ("Enter", "confirm"),
-            ("Tab", "next field"),
-            ("Esc", "cancel"),
-        ],
-        (None, Screen::Orgs) => &[
-            ("Enter", "open"),
-            ("n", "new"),
-            ("r", "rename"),
-            ("d", "delete"),
-            ("l", "activity"),
-            ("?", "help"),
-            ("q", "quit"),
-        ],
-        (None, Screen::Org) => &[
-            ("s", "SCIM"),
-            ("Tab", "pane"),
-            ("a", "add"),
-            ("x", "remove"),
-            ("i", "key"),
-            ("u", "users"),
-            ("l", "log"),
-            ("c", "copy"),
-            ("?", "help"),
-        ],
-        (None, Screen::Directory) => &[
-            ("Enter", "details"),
-            ("Tab", "users/groups"),
-            ("/", "search"),
-            ("j/k", "move"),
-            ("Esc", "back"),
-        ],
-        (None, Screen::Detail) => &[("j/k", "scroll"), ("n/p", "member page"), ("Esc", "back")],
-        (None, Screen::Activity) => &[
-            ("Enter", "details"),
-            (
-                "p",
-                if app.activity.paused {
-                    "resume"
-                } else {
-                    "pause"
-                },
-            ),
-            (
-                "e",
-                if app.activity.errors_only {
-                    "all"
-                } else {
-                    "errors only"
-                },
-            ),
-            ("Esc", "back"),
-        ],
-        (None, Screen::ActivityDetail) => &[("Esc", "back")],
-    };
-    let mut spans = Vec::new();
-    spans.push(Span::raw(" "));
-    for (k, label) in hints {
+    let mut spans = vec![Span::raw(" ")];
+    for (k, label) in crate::tui::keymap::footer(app) {
         spans.push(Span::styled(
             k.to_string(),
             Style::default().add_modifier(Modifier::REVERSED),

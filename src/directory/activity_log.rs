@@ -1,4 +1,5 @@
-//! Recording and streaming activity without slowing the requests it describes.
+//! The activity log owns recording, storing and streaming activity records without slowing
+//! the requests they describe.
 //!
 //! [`ActivityLog::record`] never waits for storage: it publishes the event on a broadcast
 //! channel (the live feed; a slow subscriber loses events and is told how many) and appends it,
@@ -17,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
-use super::{ActivityEvent, ActivityQuery};
-use crate::store::{Store, StoreError};
+use crate::activity::{ActivityEvent, ActivityQuery};
+use crate::store::{ActivityBlob, Error as StoreError, Store};
 
 /// How much activity to keep.
 #[derive(Debug, Clone, Copy)]
@@ -370,33 +371,42 @@ fn store_batch(
     for org_events in batch.chunk_by(|a, b| a.0 == b.0) {
         let org = String::from_utf8_lossy(org_events[0].0).into_owned();
         for chunk in org_events.chunks(BLOB_RECORDS) {
-            let newest = chunk
+            let newest_id = chunk
                 .last()
                 .map(|e| String::from_utf8_lossy(e.1).into_owned())
                 .unwrap_or_default();
-            let bytes = encode_serialized_blob(chunk, &mut json);
-            blobs.push((org.clone(), newest, chunk.len(), bytes));
+            blobs.push(ActivityBlob {
+                org: org.clone(),
+                newest_id,
+                count: chunk.len(),
+                bytes: encode_serialized_blob(chunk, &mut json),
+            });
         }
     }
-    if let Err(e) = store.append_activity(&blobs) {
-        tracing::error!(error = %e, blobs = blobs.len(), "could not store activity");
-        return 0;
-    }
+    let per_org: Vec<(String, usize)> = blobs
+        .chunk_by(|a, b| a.org == b.org)
+        .map(|group| (group[0].org.clone(), group.iter().map(|b| b.count).sum()))
+        .collect();
+    let stored = match store.append_activity(blobs) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "could not store activity");
+            return 0;
+        }
+    };
     let cutoff = id_at(crate::store::now() - retention.max_age);
-    for group in blobs.chunk_by(|a, b| a.0 == b.0) {
-        let org = &group[0].0;
-        let n: usize = group.iter().map(|b| b.2).sum();
+    for (org, n) in per_org {
         // An organization not counted yet is read after the append, so it includes this batch.
         let count = *counts
             .entry(org.clone())
             .and_modify(|c| *c += n)
-            .or_insert_with(|| store.activity_count(org).unwrap_or(0));
+            .or_insert_with(|| store.activity_count(&org).unwrap_or(0));
         // Trim in steps of 1% so a busy organization is not trimmed on every batch.
         if count > retention.max_per_org + retention.max_per_org / 100 {
-            trim(store, org, &cutoff, retention, counts);
+            trim(store, &org, &cutoff, retention, counts);
         }
     }
-    batch.len()
+    stored
 }
 
 fn trim(

@@ -1,0 +1,120 @@
+//! The command line, the top layer: parses arguments, picks where the operations run, prints
+//! results (text or `--json`) and turns every failure into one line on stderr and an exit
+//! code: 0 success, 1 a refused operation, 2 a usage or configuration error. Nothing imports
+//! this module.
+
+mod activity;
+mod args;
+mod keys;
+mod orgs;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command, Global};
+
+use crate::config::Config;
+use crate::control::{self, Control, Local};
+use crate::directory::Directory;
+
+/// A failure with its exit code; printed as one line on stderr.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    pub fn refused(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<control::Error> for Failure {
+    fn from(e: control::Error) -> Failure {
+        Failure::refused(e.message)
+    }
+}
+
+impl From<crate::directory::Error> for Failure {
+    fn from(e: crate::directory::Error) -> Failure {
+        Failure::refused(e.to_string())
+    }
+}
+
+impl From<crate::server::ServeError> for Failure {
+    fn from(e: crate::server::ServeError) -> Failure {
+        match e {
+            crate::server::ServeError::Bind(m) => Failure::usage(m),
+            open => Failure::refused(open.to_string()),
+        }
+    }
+}
+
+/// Entry point used by `main.rs`.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // Usage mistakes are one line, like every other error.
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("error: {first} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message.replace('\n', " "));
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+pub fn load_config(global: &Global) -> Result<Config, Failure> {
+    Config::load(&global.config).map_err(|e| Failure::usage(e.0))
+}
+
+/// The operations over the store named by the configuration.
+fn operate(config: Config) -> Result<Box<dyn Control>, Failure> {
+    let dir = Directory::open(config)?;
+    Ok(Box::new(Local::new(dir, "store opened by this command")))
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let config = load_config(&cli.global)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::refused(format!("cannot start the runtime: {e}")))?;
+    let json = cli.global.json;
+    runtime.block_on(async move {
+        match cli.command {
+            None => crate::tui::run(config).await.map_err(|e| Failure {
+                code: e.code(),
+                message: e.to_string(),
+            }),
+            Some(Command::Serve { log_activity }) => {
+                Ok(crate::server::run(config, log_activity, json).await?)
+            }
+            Some(Command::Activity(args)) => activity::run(config, args, json).await,
+            Some(Command::Check) => activity::check(operate(config)?.as_ref(), json).await,
+            Some(Command::Org(cmd)) => orgs::org(operate(config)?.as_ref(), cmd, json).await,
+            Some(Command::Domain(cmd)) => orgs::domain(operate(config)?.as_ref(), cmd, json).await,
+            Some(Command::Key(cmd)) => keys::key(operate(config)?.as_ref(), cmd, json).await,
+        }
+    })
+}

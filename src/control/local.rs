@@ -1,0 +1,310 @@
+//! [`Control`] over a directory this process holds.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use super::{
+    ActivityFeed, Control, FeedItem, IssuedKey, KeyInfo, MEMBER_PAGE, OrgDetail, OrgSummary,
+    ResourceDetail, ResourceRow, Result, search_filter,
+};
+use crate::activity::{ActivityEvent, ActivityQuery, Outcome};
+use crate::directory::{CheckReport, Directory, Organization};
+use crate::scim::list::ListParams;
+use crate::scim::resource::Projection;
+use crate::scim::schema::ResourceKind;
+
+/// The operator's operations on a directory opened by this process.
+#[derive(Clone)]
+pub struct Local {
+    dir: Directory,
+    mode: String,
+}
+
+impl Local {
+    /// `mode` says where this runs, for the dashboard's footer.
+    pub fn new(dir: Directory, mode: impl Into<String>) -> Local {
+        Local {
+            dir,
+            mode: mode.into(),
+        }
+    }
+
+    pub fn directory(&self) -> &Directory {
+        &self.dir
+    }
+
+    fn last_activity(&self, org: &str) -> Option<time::OffsetDateTime> {
+        self.dir
+            .activity()
+            .query(&ActivityQuery {
+                org: Some(org.to_string()),
+                limit: 1,
+                ..Default::default()
+            })
+            .ok()
+            .and_then(|v| v.first().map(|e| e.time))
+    }
+}
+
+fn text(attrs: &serde_json::Map<String, Value>, k: &str) -> String {
+    attrs
+        .get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+struct LocalFeed(broadcast::Receiver<Arc<ActivityEvent>>);
+
+#[async_trait::async_trait]
+impl ActivityFeed for LocalFeed {
+    async fn next(&mut self) -> Option<FeedItem> {
+        match self.0.recv().await {
+            Ok(e) => Some(FeedItem::Event(e)),
+            Err(broadcast::error::RecvError::Lagged(n)) => Some(FeedItem::Missed(n)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Control for Local {
+    fn mode(&self) -> String {
+        self.mode.clone()
+    }
+
+    fn scim_base_url(&self, org: &str) -> String {
+        self.dir.scim_base_url(org)
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<OrgSummary>> {
+        let mut out = Vec::new();
+        for org in self.dir.list_orgs()? {
+            let keys = self.dir.list_keys(&org.id)?;
+            out.push(OrgSummary {
+                scim_base_url: self.dir.scim_base_url(&org.id),
+                active_keys: keys.iter().filter(|k| k.is_active()).count(),
+                users: self.dir.count_resources(&org.id, ResourceKind::User)?,
+                groups: self.dir.count_resources(&org.id, ResourceKind::Group)?,
+                last_sync: self.last_activity(&org.id),
+                org,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn org(&self, id: &str) -> Result<OrgDetail> {
+        let org = self.dir.get_org(id)?;
+        let keys = self.dir.list_keys(id)?.iter().map(KeyInfo::from).collect();
+        let rejected_last_hour = self
+            .dir
+            .activity()
+            .query(&ActivityQuery {
+                org: Some(id.to_string()),
+                since: Some(crate::store::now() - time::Duration::hours(1)),
+                outcome: Some(Outcome::ClientError),
+                ..Default::default()
+            })
+            .map(|v| v.len())
+            .unwrap_or(0);
+        Ok(OrgDetail {
+            scim_base_url: self.dir.scim_base_url(id),
+            org,
+            keys,
+            rejected_last_hour,
+        })
+    }
+
+    async fn create_org(&self, id: &str, name: &str) -> Result<Organization> {
+        Ok(self.dir.create_org(id, name).await?)
+    }
+
+    async fn rename_org(&self, id: &str, name: &str) -> Result<Organization> {
+        Ok(self.dir.rename_org(id, name).await?)
+    }
+
+    async fn delete_org(&self, id: &str) -> Result<()> {
+        Ok(self.dir.delete_org(id).await?)
+    }
+
+    async fn set_scim(&self, id: &str, enabled: bool) -> Result<Organization> {
+        Ok(self.dir.set_scim_enabled(id, enabled).await?)
+    }
+
+    async fn add_domain(&self, org: &str, domain: &str) -> Result<Organization> {
+        Ok(self.dir.add_domain(org, domain).await?)
+    }
+
+    async fn remove_domain(&self, org: &str, domain: &str) -> Result<Organization> {
+        Ok(self.dir.remove_domain(org, domain).await?)
+    }
+
+    async fn issue_key(&self, org: &str, name: Option<&str>) -> Result<IssuedKey> {
+        let issued = self.dir.issue_key(org, name).await?;
+        Ok(IssuedKey {
+            key: KeyInfo::from(&issued.key),
+            secret: issued.secret,
+            scim_base_url: self.dir.scim_base_url(org),
+        })
+    }
+
+    async fn list_keys(&self, org: &str) -> Result<Vec<KeyInfo>> {
+        Ok(self.dir.list_keys(org)?.iter().map(KeyInfo::from).collect())
+    }
+
+    async fn revoke_key(&self, org: &str, key_id: &str) -> Result<KeyInfo> {
+        Ok(KeyInfo::from(&self.dir.revoke_key(org, key_id).await?))
+    }
+
+    async fn resource_ids(
+        &self,
+        org: &str,
+        kind: ResourceKind,
+        search: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let Some(text) = search else {
+            return Ok(self.dir.resource_ids(org, kind)?);
+        };
+        let limits = self.dir.list_limits();
+        let pairs = vec![
+            ("filter".to_string(), search_filter(kind, text)),
+            ("count".to_string(), limits.max_results.to_string()),
+            ("attributes".to_string(), "id".to_string()),
+        ];
+        let params =
+            ListParams::from_query(&pairs, limits).map_err(crate::directory::Error::from)?;
+        let page = self.dir.list_resources(org, kind, &params)?;
+        Ok(page
+            .resources
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(str::to_string))
+            .collect())
+    }
+
+    async fn resource_rows(
+        &self,
+        org: &str,
+        kind: ResourceKind,
+        ids: &[String],
+    ) -> Result<Vec<ResourceRow>> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Ok(rec) = self.dir.get_resource(org, kind, id) else {
+                continue;
+            };
+            let a = &rec.attrs;
+            rows.push(match kind {
+                ResourceKind::User => ResourceRow {
+                    id: id.clone(),
+                    name: text(a, "userName"),
+                    display: {
+                        let d = text(a, "displayName");
+                        if d.is_empty() {
+                            let part = |k: &str| {
+                                a.get("name")
+                                    .and_then(|n| n.get(k))
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default()
+                            };
+                            format!("{} {}", part("givenName"), part("familyName"))
+                                .trim()
+                                .to_string()
+                        } else {
+                            d
+                        }
+                    },
+                    active: Some(a.get("active").and_then(Value::as_bool).unwrap_or(true)),
+                    extra: text(a, "externalId"),
+                },
+                ResourceKind::Group => ResourceRow {
+                    id: id.clone(),
+                    name: text(a, "displayName"),
+                    display: String::new(),
+                    active: None,
+                    extra: format!("{} members", rec.member_count),
+                },
+            });
+        }
+        Ok(rows)
+    }
+
+    async fn resource_detail(
+        &self,
+        org: &str,
+        kind: ResourceKind,
+        id: &str,
+        member_page: usize,
+    ) -> Result<ResourceDetail> {
+        let rec = self.dir.get_resource(org, kind, id)?;
+        let projection = Projection {
+            attributes: Vec::new(),
+            excluded: vec!["members".into()],
+        };
+        let resource = self.dir.render(org, kind, &rec, &projection)?;
+        let last_change = self
+            .dir
+            .activity()
+            .query(&ActivityQuery {
+                org: Some(org.to_string()),
+                resource_id: Some(id.to_string()),
+                writes_only: true,
+                limit: 1,
+                ..Default::default()
+            })
+            .map_err(crate::directory::Error::from)?
+            .into_iter()
+            .next();
+        let mut members = Vec::new();
+        if kind == ResourceKind::Group {
+            for uid in self
+                .dir
+                .members_page(org, id, member_page * MEMBER_PAGE, MEMBER_PAGE)?
+            {
+                let name = self
+                    .dir
+                    .get_resource(org, ResourceKind::User, &uid)
+                    .ok()
+                    .map(|u| text(&u.attrs, "userName"));
+                members.push((uid, name));
+            }
+        }
+        let title = match text(&rec.attrs, kind.name_attr()) {
+            t if t.is_empty() => id.to_string(),
+            t => t,
+        };
+        Ok(ResourceDetail {
+            kind,
+            id: id.to_string(),
+            title,
+            active: (kind == ResourceKind::User).then(|| {
+                rec.attrs
+                    .get("active")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true)
+            }),
+            modified: rec.modified,
+            resource,
+            last_change,
+            member_count: rec.member_count,
+            members,
+        })
+    }
+
+    async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityEvent>> {
+        Ok(self
+            .dir
+            .activity()
+            .query(query)
+            .map_err(crate::directory::Error::from)?)
+    }
+
+    async fn follow(&self) -> Result<Box<dyn ActivityFeed>> {
+        Ok(Box::new(LocalFeed(self.dir.activity().subscribe())))
+    }
+
+    async fn check(&self) -> Result<CheckReport> {
+        Ok(self.dir.check()?)
+    }
+}

@@ -1,0 +1,254 @@
+//! The operator's operations (organizations, domains, keys, the directory as the dashboard
+//! browses it, activity, the consistency check) as one async trait, so the dashboard and every
+//! command work the same whether they hold the store themselves ([`Local`]) or talk to a
+//! running server. Values here are plain, serializable views: no secret digests, no store
+//! types.
+
+mod local;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+pub use local::Local;
+
+use crate::activity::{ActivityEvent, ActivityQuery};
+use crate::directory::{self, CheckReport, Organization, ScimKey};
+use crate::scim::schema::ResourceKind;
+
+/// What kind of refusal an operation met; the command line turns every one into exit code 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    NotFound,
+    AlreadyExists,
+    Invalid,
+    Refused,
+    /// The store could not be used (in use by another process, failing I/O).
+    Unavailable,
+}
+
+/// A refused or failed operation, with a message for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<directory::Error> for Error {
+    fn from(e: directory::Error) -> Error {
+        use directory::Error as D;
+        let kind = match &e {
+            D::NotFound(_) => ErrorKind::NotFound,
+            D::Conflict { .. } | D::AlreadyExists(_) => ErrorKind::AlreadyExists,
+            D::Invalid(_) | D::DomainNotAllowed { .. } => ErrorKind::Invalid,
+            D::Refused(_) | D::PreconditionFailed | D::ScimDisabled | D::Unauthorized(_) => {
+                ErrorKind::Refused
+            }
+            D::Store(_) => ErrorKind::Unavailable,
+        };
+        Error::new(kind, e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A SCIM key as operators see it: everything but the digest of its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub last_used: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub revoked: Option<OffsetDateTime>,
+}
+
+impl KeyInfo {
+    pub fn is_active(&self) -> bool {
+        self.revoked.is_none()
+    }
+}
+
+impl From<&ScimKey> for KeyInfo {
+    fn from(k: &ScimKey) -> KeyInfo {
+        KeyInfo {
+            id: k.id.clone(),
+            org_id: k.org_id.clone(),
+            name: k.name.clone(),
+            created: k.created,
+            last_used: k.last_used,
+            revoked: k.revoked,
+        }
+    }
+}
+
+/// A key just issued: its secret, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuedKey {
+    pub key: KeyInfo,
+    pub secret: String,
+    pub scim_base_url: String,
+}
+
+/// One line of the organizations table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgSummary {
+    pub org: Organization,
+    pub scim_base_url: String,
+    pub active_keys: usize,
+    pub users: usize,
+    pub groups: usize,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub last_sync: Option<OffsetDateTime>,
+}
+
+/// One organization in full, as its screen shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgDetail {
+    pub org: Organization,
+    pub scim_base_url: String,
+    pub keys: Vec<KeyInfo>,
+    /// IdP requests answered with a client error in the last hour.
+    pub rejected_last_hour: usize,
+}
+
+/// One row of the directory browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRow {
+    pub id: String,
+    /// userName or displayName.
+    pub name: String,
+    /// A user's display name (or given and family name).
+    pub display: String,
+    /// Users only.
+    pub active: Option<bool>,
+    /// A user's externalId, a group's member count.
+    pub extra: String,
+}
+
+/// A user or group in full, with its last change and (groups) a page of members.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceDetail {
+    pub kind: ResourceKind,
+    pub id: String,
+    pub title: String,
+    pub active: Option<bool>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub modified: OffsetDateTime,
+    /// The SCIM representation, without members.
+    pub resource: Value,
+    /// The newest write recorded for it, if activity still holds one.
+    pub last_change: Option<ActivityEvent>,
+    pub member_count: u64,
+    /// (id, userName) of the members on the requested page.
+    pub members: Vec<(String, Option<String>)>,
+}
+
+/// Members shown per page of a group's detail.
+pub const MEMBER_PAGE: usize = 20;
+
+/// A live activity record, or a note that some were missed (they are stored).
+#[derive(Debug, Clone)]
+pub enum FeedItem {
+    Event(Arc<ActivityEvent>),
+    Missed(u64),
+}
+
+/// Live activity as it happens.
+#[async_trait::async_trait]
+pub trait ActivityFeed: Send {
+    /// The next record; None when the source has gone.
+    async fn next(&mut self) -> Option<FeedItem>;
+}
+
+/// Everything an operator can do, wherever the store is.
+#[async_trait::async_trait]
+pub trait Control: Send + Sync {
+    /// Where this runs, for the dashboard's footer ("serving on 127.0.0.1:8080").
+    fn mode(&self) -> String;
+
+    /// The SCIM base URL of an organization, as typed into its IdP.
+    fn scim_base_url(&self, org: &str) -> String;
+
+    async fn list_orgs(&self) -> Result<Vec<OrgSummary>>;
+    async fn org(&self, id: &str) -> Result<OrgDetail>;
+    async fn create_org(&self, id: &str, name: &str) -> Result<Organization>;
+    async fn rename_org(&self, id: &str, name: &str) -> Result<Organization>;
+    async fn delete_org(&self, id: &str) -> Result<()>;
+    async fn set_scim(&self, id: &str, enabled: bool) -> Result<Organization>;
+    async fn add_domain(&self, org: &str, domain: &str) -> Result<Organization>;
+    async fn remove_domain(&self, org: &str, domain: &str) -> Result<Organization>;
+
+    async fn issue_key(&self, org: &str, name: Option<&str>) -> Result<IssuedKey>;
+    async fn list_keys(&self, org: &str) -> Result<Vec<KeyInfo>>;
+    async fn revoke_key(&self, org: &str, key_id: &str) -> Result<KeyInfo>;
+
+    /// Ids of one kind in list order, all or those a search (a SCIM filter or a plain word)
+    /// finds.
+    async fn resource_ids(
+        &self,
+        org: &str,
+        kind: ResourceKind,
+        search: Option<&str>,
+    ) -> Result<Vec<String>>;
+    /// The rows for these ids (ids that no longer exist are left out).
+    async fn resource_rows(
+        &self,
+        org: &str,
+        kind: ResourceKind,
+        ids: &[String],
+    ) -> Result<Vec<ResourceRow>>;
+    async fn resource_detail(
+        &self,
+        org: &str,
+        kind: ResourceKind,
+        id: &str,
+        member_page: usize,
+    ) -> Result<ResourceDetail>;
+
+    /// Stored activity, newest first.
+    async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityEvent>>;
+    /// Live activity from now on.
+    async fn follow(&self) -> Result<Box<dyn ActivityFeed>>;
+
+    /// Reads the whole store and reports every inconsistency.
+    async fn check(&self) -> Result<CheckReport>;
+}
+
+/// A plain word becomes a filter over the usual name attributes; anything that parses as a
+/// filter is used as one.
+pub fn search_filter(kind: ResourceKind, text: &str) -> String {
+    const OPERATORS: [&str; 13] = [
+        "eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr", "and", "or", "not",
+    ];
+    let looks_like_filter = text
+        .split_whitespace()
+        .skip(1)
+        .any(|w| OPERATORS.iter().any(|op| w.eq_ignore_ascii_case(op)));
+    if looks_like_filter {
+        return text.to_string();
+    }
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    match kind {
+        ResourceKind::User => format!(
+            "userName co {quoted} or displayName co {quoted} or name.givenName co {quoted} or name.familyName co {quoted} or emails.value co {quoted} or externalId eq {quoted}"
+        ),
+        ResourceKind::Group => format!("displayName co {quoted} or externalId eq {quoted}"),
+    }
+}

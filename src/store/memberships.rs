@@ -1,0 +1,105 @@
+//! Group memberships, kept in both directions (a group's members, a user's groups) so either
+//! side is one range read and a change to one member costs the same in any group.
+
+use std::collections::HashSet;
+
+use super::writer::Staged;
+use super::{Result, Store, keys};
+use crate::scim::schema::ResourceKind;
+
+/// The outcome of a membership change on one group.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MembershipReport {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Ids that were asked to be added but name no user of the organization.
+    pub unknown: Vec<String>,
+}
+
+/// A net change to a group's members: first `clear` (remove everyone), then `remove`, then `add`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MemberChange {
+    pub clear: bool,
+    pub remove: Vec<String>,
+    pub add: Vec<String>,
+}
+
+impl MemberChange {
+    pub fn is_empty(&self) -> bool {
+        !self.clear && self.remove.is_empty() && self.add.is_empty()
+    }
+}
+
+impl Store {
+    /// Ids of the groups a user belongs to.
+    pub fn groups_of(&self, org: &str, user: &str) -> Result<Vec<String>> {
+        Ok(self
+            .scan_keys(&keys::groups_of(org, user))?
+            .iter()
+            .map(|k| keys::last_part(k))
+            .collect())
+    }
+
+    /// A page of a group's member ids in id order: skip `skip`, take at most `take`.
+    pub fn members(&self, org: &str, group: &str, skip: usize, take: usize) -> Result<Vec<String>> {
+        self.tree()
+            .scan_prefix(keys::members_of(org, group))
+            .keys()
+            .skip(skip)
+            .take(take)
+            .map(|k| Ok(keys::last_part(&k?)))
+            .collect()
+    }
+
+    pub fn is_member(&self, org: &str, group: &str, user: &str) -> Result<bool> {
+        Ok(self.tree().contains_key(keys::member(org, group, user))?)
+    }
+
+    /// Applies a member change inside a write, keeping `count` and both directions of the
+    /// membership in step. Reports net additions and removals.
+    pub(super) fn apply_members(
+        st: &mut Staged<'_>,
+        org: &str,
+        group: &str,
+        count: &mut u64,
+        change: &MemberChange,
+        current: &[String],
+    ) -> Result<MembershipReport> {
+        let mut report = MembershipReport::default();
+        let mut dropped = HashSet::new();
+        let cleared: &[String] = if change.clear { current } else { &[] };
+        for user in cleared.iter().chain(&change.remove) {
+            if st.remove(keys::member(org, group, user))?.is_some() {
+                st.remove(keys::member_of(org, user, group))?;
+                *count = count.saturating_sub(1);
+                dropped.insert(user.as_str());
+            }
+        }
+        let mut readded = HashSet::new();
+        for user in &change.add {
+            if !st.contains(&keys::record(org, ResourceKind::User, user))? {
+                report.unknown.push(user.clone());
+                continue;
+            }
+            if st
+                .insert(keys::member(org, group, user), &[] as &[u8])?
+                .is_none()
+            {
+                st.insert(keys::member_of(org, user, group), &[] as &[u8])?;
+                *count += 1;
+                if dropped.contains(user.as_str()) {
+                    readded.insert(user.as_str());
+                } else {
+                    report.added.push(user.clone());
+                }
+            }
+        }
+        report.removed = dropped
+            .into_iter()
+            .filter(|u| !readded.contains(u))
+            .map(str::to_string)
+            .collect();
+        report.removed.sort();
+        Ok(report)
+    }
+}
