@@ -770,3 +770,70 @@ fn everything_survives_a_restart() {
     c.post("/Users", &user("alice@acme.com"))
         .assert_error(409, Some("uniqueness"));
 }
+
+#[test]
+fn deleting_an_organization_under_live_traffic_leaves_a_clean_store() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let s = TestServer::start();
+    let acme = s.tenant("acme", &["acme.com"]);
+    let globex = s.tenant("globex", &["globex.com"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicUsize::new(0));
+    let traffic: Vec<_> = (0..4)
+        .map(|t| {
+            let (c, domain) = if t == 3 {
+                (s.client(&globex), "globex.com")
+            } else {
+                (s.client(&acme), "acme.com")
+            };
+            let (stop, served) = (stop.clone(), served.clone());
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let r = c.post("/Users", &user(&format!("t{t}-{n}@{domain}")));
+                    // 404: the organization went between authentication and the write.
+                    assert!(matches!(r.status, 201 | 401 | 404), "{}", r.status);
+                    if r.status == 201 {
+                        let id = r.json()["id"].as_str().unwrap().to_string();
+                        c.get(&format!("/Users/{id}"));
+                    }
+                    served.fetch_add(1, Ordering::Relaxed);
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    while served.load(Ordering::Relaxed) < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    s.block_on(s.dir.delete_org("acme")).unwrap();
+    let after = served.load(Ordering::Relaxed);
+    while served.load(Ordering::Relaxed) < after + 100 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in traffic {
+        t.join().unwrap();
+    }
+    // Everything recorded is stored (or dropped, for the deleted organization) before checking.
+    s.block_on(s.dir.close()).unwrap();
+    let report = s.dir.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.organizations, 1);
+    assert!(report.users > 0 && report.activity_records > 0);
+    let left = s
+        .dir
+        .activity()
+        .query(&scimdesk::activity::ActivityQuery {
+            org: Some("acme".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        left.is_empty(),
+        "{} activity records of acme left",
+        left.len()
+    );
+    assert!(s.dir.get_org("acme").is_err());
+}
