@@ -335,3 +335,30 @@ fn the_activity_command_reads_a_stopped_store() {
     let out = run(&["activity", "--org", "nope"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn the_detail_shows_the_last_write_even_after_many_reads() {
+    use scimdesk::control::{Control, Local};
+    let s = TestServer::start();
+    let t = s.tenant("acme", &["acme.com"]);
+    let c = s.client(&t);
+    let id = create_user(&c, "reader@acme.com");
+    let r = c.patch(
+        &format!("/Users/{id}"),
+        &patch_ops(serde_json::json!([{"op": "replace", "path": "title", "value": "Boss"}])),
+    );
+    assert_eq!(r.status, 200);
+    // Many reads after the write: the detail must still find the write, not the reads.
+    for _ in 0..40 {
+        assert_eq!(c.get(&format!("/Users/{id}")).status, 200);
+    }
+    s.dir.activity().close();
+    let ops = Local::new(s.dir.clone(), "test");
+    let detail = s
+        .block_on(ops.resource_detail("acme", scimdesk::scim::schema::ResourceKind::User, &id, 0))
+        .unwrap();
+    let last = detail.last_change.expect("the last write is found");
+    assert_eq!(last.method, "PATCH");
+    assert_eq!(last.summary, "updated user reader@acme.com: title");
+    assert_eq!(last.key_id.as_deref(), Some(t.key_id.as_str()));
+}

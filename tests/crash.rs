@@ -1,14 +1,18 @@
-//! Crash safety: `scimdesk serve` is killed with SIGKILL at a random moment while creates and
-//! membership PATCHes run; after a restart every acknowledged user and membership is there, and
-//! `scimdesk check` finds every index in agreement with the records (so nothing unacknowledged
-//! is half-applied). CI runs a short form; SCIMDESK_CRASH_CYCLES=50 runs the long one.
+//! Crash safety: `scimdesk serve` is killed with SIGKILL after a random number of acknowledged
+//! creates while creates and membership PATCHes run; after a restart every acknowledged user
+//! and membership is there, and `scimdesk check` finds every index in agreement with the
+//! records (so nothing unacknowledged is half-applied). Every cycle must acknowledge writes and
+//! see no error reply. CI runs a short form; SCIMDESK_CRASH_CYCLES=50 runs the long one.
+//!
+//! A killed process leaves the page cache behind, so this proves durability across process
+//! crashes, not power loss (which depends on the disk honouring fsync).
 
 #![cfg(unix)]
 
 mod common;
 
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,51 +91,101 @@ fn acknowledged_writes_survive_sigkill_and_indexes_agree() {
             );
             assert_eq!(c.get(&q).json()["Resources"][0]["id"], id.as_str());
         }
-        // Load: creates, and PATCHes adding each created user to the group.
-        let stop = Arc::new(AtomicBool::new(false));
+        // Load: creates, and PATCHes adding each created user to the group. The kill comes
+        // after a random number of acknowledged creates, not after a blind sleep.
+        let kill_after = 100 + random(400) as usize;
+        let killing = Arc::new(AtomicBool::new(false));
+        let acked_creates = Arc::new(AtomicUsize::new(0));
+        let acked_patches = Arc::new(AtomicUsize::new(0));
+        let failures: Arc<Mutex<Vec<String>>> = Arc::default();
         let workers: Vec<_> = (0..6)
             .map(|w| {
-                let (c, stop, users, members, group) = (
+                let (c, killing, users, members, group) = (
                     c.clone(),
-                    stop.clone(),
+                    killing.clone(),
                     acked_users.clone(),
                     acked_members.clone(),
                     group.clone(),
                 );
+                let (creates, patches, failures) = (
+                    acked_creates.clone(),
+                    acked_patches.clone(),
+                    failures.clone(),
+                );
                 std::thread::spawn(move || {
                     let mut n = 0;
-                    while !stop.load(Ordering::Relaxed) {
+                    // A request that fails before the kill, or any reply but the expected
+                    // one, is a failure of the test.
+                    let check = |what: &str, r: Option<common::Response>, want: u16| match r {
+                        Some(r) if r.status == want => Some(r),
+                        Some(r) => {
+                            failures.lock().unwrap().push(format!(
+                                "{what}: {} {}",
+                                r.status,
+                                String::from_utf8_lossy(&r.body)
+                            ));
+                            None
+                        }
+                        None if !killing.load(Ordering::SeqCst) => {
+                            failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{what}: connection failed before the kill"));
+                            None
+                        }
+                        None => None,
+                    };
+                    while !killing.load(Ordering::SeqCst) {
                         n += 1;
                         let name = format!("c{cycle}w{w}n{n}@acme.com");
-                        let Some(r) = try_send(&c, "POST", "/Users", &user(&name)) else {
-                            return;
-                        };
-                        if r.status != 201 {
-                            continue;
-                        }
-                        let id = r.json()["id"].as_str().unwrap().to_string();
-                        users.lock().unwrap().push((id.clone(), name));
-                        let body = patch_ops(
-                            json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
-                        );
-                        let Some(r) = try_send(&c, "PATCH", &format!("/Groups/{group}"), &body)
+                        let Some(r) =
+                            check("create", try_send(&c, "POST", "/Users", &user(&name)), 201)
                         else {
                             return;
                         };
-                        if r.status == 200 {
-                            members.lock().unwrap().push(id);
-                        }
+                        let id = r.json()["id"].as_str().unwrap().to_string();
+                        users.lock().unwrap().push((id.clone(), name));
+                        creates.fetch_add(1, Ordering::SeqCst);
+                        let body = patch_ops(
+                            json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+                        );
+                        let path = format!("/Groups/{group}");
+                        let Some(_) = check("patch", try_send(&c, "PATCH", &path, &body), 200)
+                        else {
+                            return;
+                        };
+                        members.lock().unwrap().push(id);
+                        patches.fetch_add(1, Ordering::SeqCst);
                     }
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(100 + random(400)));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while acked_creates.load(Ordering::SeqCst) < kill_after {
+            assert!(
+                failures.lock().unwrap().is_empty() && Instant::now() < deadline,
+                "cycle {cycle}: {} creates acknowledged before the deadline; failures: {:?}",
+                acked_creates.load(Ordering::SeqCst),
+                failures.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        killing.store(true, Ordering::SeqCst);
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        stop.store(true, Ordering::Relaxed);
         for w in workers {
             w.join().unwrap();
         }
+        let failures = failures.lock().unwrap();
+        assert!(failures.is_empty(), "cycle {cycle}: {failures:?}");
+        let (creates, patches) = (
+            acked_creates.load(Ordering::SeqCst),
+            acked_patches.load(Ordering::SeqCst),
+        );
+        assert!(
+            creates >= kill_after && patches + 6 >= creates,
+            "cycle {cycle}: {creates} creates and {patches} memberships acknowledged"
+        );
         // The killed store opens and every index agrees with the records.
         let out = setup.run(&["check"]);
         assert!(

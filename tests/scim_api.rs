@@ -247,7 +247,30 @@ fn create_read_replace_delete_a_user() {
     assert_eq!(got.status, 200);
     assert_eq!(got.json(), created);
 
-    // The password never reached the disk.
+    // The password never reached the disk: not in the record, not in the activity record of
+    // the create (waited for until it is stored, then read back decoded), not in any file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stored = loop {
+        let records = s
+            .dir
+            .activity()
+            .query(&scimdesk::activity::ActivityQuery {
+                org: Some(t.id.clone()),
+                resource_id: Some(id.clone()),
+                ..Default::default()
+            })
+            .unwrap();
+        if records.iter().any(|r| r.method == "POST") {
+            break records;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the create was never stored"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let text = serde_json::to_string(&stored).unwrap();
+    assert!(text.contains("alice@acme.com") && !text.contains("correct horse"));
     s.block_on(s.dir.durable()).unwrap();
     for f in walk(&s.data) {
         let bytes = std::fs::read(&f).unwrap();

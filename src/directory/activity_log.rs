@@ -134,13 +134,21 @@ fn entries(mut buf: &[u8]) -> impl Iterator<Item = Entry<'_>> {
     std::iter::from_fn(move || Some((field(&mut buf)?, field(&mut buf)?, field(&mut buf)?)))
 }
 
+/// What the log has done since it started.
+#[derive(Default)]
+struct Counters {
+    /// Records written to the store (retention may have removed some since).
+    stored: AtomicU64,
+    /// Records dropped because the writer fell too far behind.
+    dropped: AtomicU64,
+}
+
 pub struct ActivityLog {
     shards: Arc<Shards>,
     /// Dropping it (on close) tells the writer to store what is left and stop.
     stop: Mutex<Option<mpsc::Sender<()>>>,
     live: broadcast::Sender<Arc<ActivityEvent>>,
-    dropped: AtomicU64,
-    stored: Arc<AtomicU64>,
+    counts: Arc<Counters>,
     writer: Mutex<Option<JoinHandle<()>>>,
     store: Store,
     enabled: bool,
@@ -152,19 +160,18 @@ impl ActivityLog {
         let (stop, stopped) = mpsc::channel();
         let (live, _) = broadcast::channel(LIVE);
         let shards = Arc::new(Shards::new());
-        let stored = Arc::new(AtomicU64::new(0));
+        let counts = Arc::new(Counters::default());
         let writer = {
-            let (store, shards, stored) = (store.clone(), shards.clone(), stored.clone());
+            let (store, shards, counts) = (store.clone(), shards.clone(), counts.clone());
             std::thread::Builder::new()
                 .name("scimdesk-activity".into())
-                .spawn(move || write_loop(store, &shards, stopped, retention, &stored))?
+                .spawn(move || write_loop(store, &shards, stopped, retention, &counts))?
         };
         Ok(ActivityLog {
             shards,
             stop: Mutex::new(Some(stop)),
             live,
-            dropped: AtomicU64::new(0),
-            stored,
+            counts,
             writer: Mutex::new(Some(writer)),
             store,
             enabled: true,
@@ -178,8 +185,7 @@ impl ActivityLog {
             shards: Arc::new(Shards::new()),
             stop: Mutex::new(None),
             live,
-            dropped: AtomicU64::new(0),
-            stored: Arc::new(AtomicU64::new(0)),
+            counts: Arc::default(),
             writer: Mutex::new(None),
             store,
             enabled: false,
@@ -196,7 +202,7 @@ impl ActivityLog {
             return;
         }
         if !self.shards.push(&event) {
-            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            let n = self.counts.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
                 tracing::warn!(dropped = n, "activity backlog full: records dropped");
             }
@@ -213,12 +219,12 @@ impl ActivityLog {
 
     /// Events dropped because the writer fell too far behind.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.counts.dropped.load(Ordering::Relaxed)
     }
 
     /// Events written to the store so far (retention may have removed some since).
     pub fn stored(&self) -> u64 {
-        self.stored.load(Ordering::Relaxed)
+        self.counts.stored.load(Ordering::Relaxed)
     }
 
     /// Stored events, newest first.
@@ -328,7 +334,7 @@ fn write_loop(
     shards: &Shards,
     stop: Receiver<()>,
     retention: Retention,
-    stored: &AtomicU64,
+    totals: &Counters,
 ) {
     let mut counts: HashMap<String, usize> = HashMap::new();
     let mut last_sweep = Instant::now();
@@ -344,7 +350,14 @@ fn write_loop(
         pause = if buffers.is_empty() { IDLE } else { GATHER };
         if !buffers.is_empty() {
             let n = store_batch(&store, &buffers, &mut counts, retention);
-            stored.fetch_add(n as u64, Ordering::Relaxed);
+            let stored = totals.stored.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+            tracing::debug!(
+                batch = n,
+                stored,
+                dropped = totals.dropped.load(Ordering::Relaxed),
+                retained = counts.values().sum::<usize>(),
+                "activity records stored"
+            );
         }
         if stopping {
             break;

@@ -37,6 +37,7 @@ impl Directory {
     /// Opens the store named by the configuration.
     pub fn open(config: Config) -> Result<Directory> {
         let store = Store::open(&config.store.data_dir, config.store.cache_capacity)?;
+        tracing::debug!(path = %config.store.data_dir.display(), "store opened");
         let activity = if config.activity.enabled {
             ActivityLog::start(store.clone(), Retention::from_config(&config.activity))
                 .map_err(|e| Error::Store(crate::store::Error::Io(e.to_string())))?

@@ -115,6 +115,8 @@ pub fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only for a person at a terminal; a service manager's log gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -155,6 +157,7 @@ pub async fn run(config: Config, log_activity: bool, json: bool) -> Result<(), S
         "scimdesk: serving SCIM on http://{local} (base URLs: {public}/scim/v2/<organization>); Ctrl-C stops"
     );
     serve(dir.clone(), listener, shutdown_signal()).await;
+    tracing::debug!("stopping: requests finished, storing activity and flushing");
     if let Err(e) = dir.close().await {
         tracing::error!(error = %e, "final flush failed");
     }

@@ -441,7 +441,12 @@ impl Installation {
             .spawn()
             .unwrap();
         let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let banner = lines.next().unwrap().unwrap();
+        // Log lines may come first; the banner names the address.
+        let banner = lines
+            .by_ref()
+            .map(|l| l.unwrap())
+            .find(|l| l.contains("serving SCIM on http://"))
+            .expect("serve printed its banner");
         std::thread::spawn(move || for _ in lines {});
         let addr = banner
             .split("http://")

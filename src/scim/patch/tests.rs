@@ -428,5 +428,65 @@ mod never_panics {
         fn paths_never_panic(p in "\\PC{0,40}") {
             let _ = parse_path(&p);
         }
+
+        /// A replace applied twice leaves what one leaves (IdPs retry).
+        #[test]
+        fn replace_is_idempotent(path in simple_path(), value in "[a-zA-Z0-9@. ]{1,12}") {
+            let body = ops(json!([{"op": "replace", "path": path, "value": value}]));
+            let once = patch(&user(), body.clone());
+            let twice = once.clone().and_then(|o| patch(&o, body));
+            prop_assert_eq!(once, twice);
+        }
+
+        /// Adding an attribute the user does not have and removing it again gives back the
+        /// user as it was.
+        #[test]
+        fn remove_undoes_add(path in absent_path(), value in "[a-zA-Z0-9@. ]{1,12}") {
+            let added = patch(&user(), ops(json!([{"op": "add", "path": path, "value": value}])))
+                .expect("add");
+            prop_assert_ne!(&added, &user());
+            let removed = patch(&added, ops(json!([{"op": "remove", "path": path}]))).expect("remove");
+            prop_assert_eq!(removed, user());
+        }
+
+        /// A replace sets exactly what it says: the value reads back at its path.
+        #[test]
+        fn replace_reads_back(path in simple_path(), value in "[a-zA-Z0-9@. ]{1,12}") {
+            let out = patch(&user(), ops(json!([{"op": "replace", "path": path, "value": value}])))
+                .expect("replace");
+            let read = match path.split_once('.') {
+                Some((a, b)) => out.get(a).and_then(|v| v.get(b)),
+                None => out.get(path.as_str()),
+            };
+            prop_assert_eq!(read, Some(&json!(value)));
+        }
+    }
+
+    /// Single-valued string attributes, core and complex, that a replace can set.
+    fn simple_path() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "displayName",
+            "title",
+            "nickName",
+            "userName",
+            "name.givenName",
+            "name.familyName",
+            "locale",
+        ])
+        .prop_map(String::from)
+    }
+
+    /// Attributes the test user does not have.
+    fn absent_path() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "displayName",
+            "title",
+            "nickName",
+            "locale",
+            "timezone",
+            "name.middleName",
+            "profileUrl",
+        ])
+        .prop_map(String::from)
     }
 }

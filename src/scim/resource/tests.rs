@@ -160,3 +160,82 @@ fn projection() {
     assert!(!Projection::parse(Some("displayName"), None).includes(ResourceKind::Group, "members"));
     assert!(Projection::default().includes(ResourceKind::Group, "members"));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = Value> {
+        "[a-zA-Z0-9@. ]{1,10}".prop_map(Value::String)
+    }
+
+    /// User bodies as IdPs send them: known attributes in any case, string booleans, nulls,
+    /// enterprise values, and attributes nobody declared.
+    fn user_body() -> impl Strategy<Value = Value> {
+        (
+            "[a-z]{1,8}@acme\\.com",
+            prop::option::of(text()),
+            prop::option::of(prop_oneof![
+                any::<bool>().prop_map(Value::Bool),
+                Just(json!("True")),
+                Just(json!("false")),
+            ]),
+            prop::option::of((text(), text())),
+            prop::collection::vec(("[a-z]{1,6}@acme\\.com", prop::option::of(text())), 0..3),
+            prop::option::of(text()),
+            prop::option::of(text()),
+        )
+            .prop_map(|(user_name, title, active, name, emails, dept, junk)| {
+                let mut v = json!({"UserName": user_name});
+                if let Some(t) = title {
+                    v["title"] = t;
+                }
+                if let Some(a) = active {
+                    v["active"] = a;
+                }
+                if let Some((g, f)) = name {
+                    v["name"] = json!({"givenName": g, "FamilyName": f});
+                }
+                v["emails"] = Value::Array(
+                    emails
+                        .into_iter()
+                        .map(|(e, t)| json!({"value": e, "type": t}))
+                        .collect(),
+                );
+                if let Some(d) = dept {
+                    v[ENTERPRISE_SCHEMA] = json!({"department": d});
+                }
+                if let Some(j) = junk {
+                    v["favouriteColour"] = j;
+                }
+                v
+            })
+    }
+
+    proptest! {
+        /// What a normalised user renders to normalises back to the same attributes: an IdP
+        /// that PUTs back what it read changes nothing.
+        #[test]
+        fn rendered_users_normalise_to_themselves(body in user_body()) {
+            let attrs = normalize(ResourceKind::User, &body).expect("valid body");
+            let meta = Meta {
+                resource_type: "User",
+                created: "2026-01-01T00:00:00.000Z",
+                last_modified: "2026-01-01T00:00:00.000Z",
+                location: "https://scim.test/Users/1",
+                version: "W/\"1\"",
+            };
+            let rendered = render(ResourceKind::User, "1", &attrs, &meta, vec![]);
+            prop_assert_eq!(normalize(ResourceKind::User, &rendered).expect("renders valid"), attrs);
+        }
+
+        /// Normalising is idempotent, and keeps the userName it was given.
+        #[test]
+        fn normalising_twice_changes_nothing(body in user_body()) {
+            let once = normalize(ResourceKind::User, &body).expect("valid body");
+            prop_assert_eq!(&once["userName"], &body["UserName"]);
+            prop_assert!(!once.contains_key("favouriteColour"));
+            prop_assert_eq!(normalize(ResourceKind::User, &Value::Object(once.clone())).unwrap(), once);
+        }
+    }
+}

@@ -74,6 +74,14 @@ pub async fn handle(state: Arc<State>, req: Request, body: impl Body) -> Reply {
         Ok(reply) => (reply, None),
         Err(e) => (http::error(&e), Some(e)),
     };
+    tracing::debug!(
+        org = trace.org.as_deref().unwrap_or("-"),
+        method = %req.method,
+        path = %req.path,
+        status = reply.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
     if let Some(org) = trace.org.take()
         && trace.recording
     {
