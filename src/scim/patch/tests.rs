@@ -431,7 +431,7 @@ mod never_panics {
 
         /// A replace applied twice leaves what one leaves (IdPs retry).
         #[test]
-        fn replace_is_idempotent(path in simple_path(), value in "[a-zA-Z0-9@. ]{1,12}") {
+        fn replace_is_idempotent(path in simple_path(), value in "[a-zA-Z0-9@.][a-zA-Z0-9@. ]{0,11}") {
             let body = ops(json!([{"op": "replace", "path": path, "value": value}]));
             let once = patch(&user(), body.clone());
             let twice = once.clone().and_then(|o| patch(&o, body));
@@ -441,7 +441,7 @@ mod never_panics {
         /// Adding an attribute the user does not have and removing it again gives back the
         /// user as it was.
         #[test]
-        fn remove_undoes_add(path in absent_path(), value in "[a-zA-Z0-9@. ]{1,12}") {
+        fn remove_undoes_add(path in absent_path(), value in "[a-zA-Z0-9@.][a-zA-Z0-9@. ]{0,11}") {
             let added = patch(&user(), ops(json!([{"op": "add", "path": path, "value": value}])))
                 .expect("add");
             prop_assert_ne!(&added, &user());
@@ -451,7 +451,7 @@ mod never_panics {
 
         /// A replace sets exactly what it says: the value reads back at its path.
         #[test]
-        fn replace_reads_back(path in simple_path(), value in "[a-zA-Z0-9@. ]{1,12}") {
+        fn replace_reads_back(path in simple_path(), value in "[a-zA-Z0-9@.][a-zA-Z0-9@. ]{0,11}") {
             let out = patch(&user(), ops(json!([{"op": "replace", "path": path, "value": value}])))
                 .expect("replace");
             let read = match path.split_once('.') {
