@@ -14,6 +14,24 @@ pub struct Config {
     pub store: StoreConfig,
     pub scim: ScimConfig,
     pub activity: ActivityConfig,
+    pub events: EventsConfig,
+    pub api: ApiConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    /// Whether changes write events to the feed.
+    pub enabled: bool,
+    /// Events older than this are removed.
+    pub retention: time::Duration,
+    /// At most this many events are kept; the oldest go first.
+    pub max_events: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Where the application API listens; None: not served.
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +84,24 @@ struct RawConfig {
     scim: RawScim,
     #[serde(default)]
     activity: RawActivity,
+    #[serde(default)]
+    events: RawEvents,
+    #[serde(default)]
+    api: RawApi,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEvents {
+    enabled: Option<bool>,
+    retention: Option<String>,
+    max_events: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    listen: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -99,6 +135,31 @@ struct RawScim {
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8081";
+
+/// Parses `30s`, `15m`, `2h`, `7d` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: i64 = digits.parse().map_err(|_| {
+        format!("invalid duration {text:?}: use a number and s, m, h or d, like 2h")
+    })?;
+    let secs = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "invalid duration {text:?}: use s, m, h or d, like 2h"
+            ));
+        }
+    };
+    n.checked_mul(secs)
+        .map(time::Duration::seconds)
+        .ok_or_else(|| format!("invalid duration {text:?}: too long"))
+}
 
 impl Config {
     /// Reads and validates the file at `path`.
@@ -146,7 +207,33 @@ impl Config {
             raw.activity.max_records_per_org,
             100_000,
         )?;
+        let retention = match raw.events.retention.as_deref() {
+            None => time::Duration::days(30),
+            Some(text) => parse_duration(text)
+                .ok()
+                .filter(|d| d.is_positive())
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "events.retention: {text:?} is not a duration like \"30d\" or \"12h\""
+                    ))
+                })?,
+        };
+        let max_events = positive("events.max_events", raw.events.max_events, 10_000_000)?;
+        let api_listen = match raw.api.listen.as_deref().unwrap_or(DEFAULT_API_LISTEN) {
+            "" => None,
+            text => Some(text.parse().map_err(|_| {
+                ConfigError(format!(
+                    "api.listen: {text:?} is not an address like \"127.0.0.1:8081\" (\"\" turns the API off)"
+                ))
+            })?),
+        };
         Ok(Config {
+            events: EventsConfig {
+                enabled: raw.events.enabled.unwrap_or(true),
+                retention,
+                max_events,
+            },
+            api: ApiConfig { listen: api_listen },
             activity: ActivityConfig {
                 enabled: raw.activity.enabled.unwrap_or(true),
                 max_age: time::Duration::days(max_age_days.min(36_500) as i64),
@@ -292,6 +379,9 @@ mod tests {
                 "store.cache_capacity_mb",
             ),
             ("[scim]\nmax_results = -1", "scim.max_results"),
+            ("[events]\nretention = \"soon\"", "events.retention"),
+            ("[events]\nmax_events = 0", "events.max_events"),
+            ("[api]\nlisten = \"x\"", "api.listen"),
         ] {
             let err = Config::parse(text, Path::new(".")).unwrap_err();
             assert!(err.0.contains(key), "{text}: {}", err.0);

@@ -289,7 +289,7 @@ async fn with_directory(dir: &Directory) {
     let mut ids = Vec::new();
     for (i, name) in ["alice", "bob", "carol"].iter().enumerate() {
         let out = dir
-            .create_resource(&org, Kind::User, &json!({"userName": format!("{name}@acme.com"), "name": {"givenName": name, "familyName": "Example"}, "externalId": format!("ext{i}")}))
+            .create_resource(&org, Kind::User, &json!({"userName": format!("{name}@acme.com"), "name": {"givenName": name, "familyName": "Example"}, "externalId": format!("ext{i}")}), None)
             .await
             .unwrap();
         ids.push(out.after.id);
@@ -299,6 +299,7 @@ async fn with_directory(dir: &Directory) {
         &org,
         Kind::Group,
         &json!({"displayName": "Engineering", "members": members}),
+        None,
     )
     .await
     .unwrap();
@@ -306,7 +307,7 @@ async fn with_directory(dir: &Directory) {
         &json!({"Operations": [{"op": "replace", "value": {"active": false}}]}),
     )
     .unwrap();
-    dir.patch_resource(&org, Kind::User, &ids[1], &ops, None)
+    dir.patch_resource(&org, Kind::User, &ids[1], &ops, None, None)
         .await
         .unwrap();
 }
@@ -482,6 +483,7 @@ async fn a_large_directory_loads_only_the_visible_rows() {
                 &org,
                 Kind::User,
                 &json!({"userName": format!("u{i:04}@acme.com")}),
+                None,
             )
             .await
             .unwrap();

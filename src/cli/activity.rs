@@ -7,29 +7,7 @@ use crate::activity::{ActivityQuery, Idp, describe_change, one_line};
 use crate::config::Config;
 use crate::control::Control;
 
-/// Parses `30s`, `15m`, `2h`, `7d` (a bare number is seconds).
-pub fn parse_duration(text: &str) -> Result<time::Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: i64 = digits.parse().map_err(|_| {
-        format!("invalid duration {text:?}: use a number and s, m, h or d, like 2h")
-    })?;
-    let secs = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => {
-            return Err(format!(
-                "invalid duration {text:?}: use s, m, h or d, like 2h"
-            ));
-        }
-    };
-    n.checked_mul(secs)
-        .map(time::Duration::seconds)
-        .ok_or_else(|| format!("invalid duration {text:?}: too long"))
-}
+pub use crate::config::parse_duration;
 
 pub async fn run(config: Config, args: ActivityArgs, json: bool) -> Result<(), Failure> {
     if args.follow {

@@ -1,7 +1,7 @@
 //! SCIM API keys: issuing (the secret exists once, outside), revoking, and authenticating a
 //! bearer token in one indexed read and a constant-time comparison.
 
-use super::{AuthFailure, Directory, Error, Organization, Result, ScimKey, rules};
+use super::{AuthFailure, Directory, Error, Organization, Result, ScimKey, feed, rules};
 use crate::store::{self, WriteRefused};
 
 /// A freshly issued key: the only moment its secret exists outside the IdP.
@@ -30,7 +30,8 @@ impl Directory {
                 last_used: None,
                 revoked: None,
             };
-            match self.store.insert_key(&key).await? {
+            let events = self.feed(|| feed::key_issued(&key));
+            match self.store.insert_key(&key, events).await? {
                 Ok(()) => return Ok(IssuedKey { key, secret }),
                 // A key id collision (48 random bits): draw again.
                 Err(WriteRefused::Taken(_)) => continue,
@@ -47,6 +48,7 @@ impl Directory {
     /// Revokes a key permanently.
     pub async fn revoke_key(&self, org: &str, key_id: &str) -> Result<ScimKey> {
         self.get_org(org)?;
+        let on = self.events_on();
         let revoked = self
             .store
             .update_key(org, key_id, move |mut k| {
@@ -54,7 +56,12 @@ impl Directory {
                     return Err(format!("key {} is already revoked", k.id));
                 }
                 k.revoked = Some(store::now());
-                Ok(k)
+                let events = if on {
+                    feed::key_revoked(&k)
+                } else {
+                    Vec::new()
+                };
+                Ok((k, events))
             })
             .await?;
         match revoked {

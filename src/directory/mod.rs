@@ -6,6 +6,7 @@
 pub mod activity_log;
 mod credentials;
 mod error;
+pub mod feed;
 mod orgs;
 mod query;
 pub mod resources;
@@ -89,5 +90,18 @@ impl Directory {
 
     pub fn scim_base_url(&self, org_id: &str) -> String {
         self.config.scim_base_url(org_id)
+    }
+
+    /// Whether changes write events (`[events] enabled`).
+    pub(crate) fn events_on(&self) -> bool {
+        self.config.events.enabled
+    }
+
+    /// The events `make` builds, when the feed is on.
+    fn feed(
+        &self,
+        make: impl FnOnce() -> Vec<crate::store::NewEvent>,
+    ) -> Vec<crate::store::NewEvent> {
+        if self.events_on() { make() } else { Vec::new() }
     }
 }

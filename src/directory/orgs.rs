@@ -1,6 +1,6 @@
 //! Organizations and their SCIM domains.
 
-use super::{Directory, Error, Organization, Result, rules};
+use super::{Directory, Error, Organization, Result, feed, rules};
 use crate::store::{self, WriteRefused};
 
 fn unknown_org(id: &str) -> Error {
@@ -27,7 +27,8 @@ impl Directory {
             created: now,
             updated: now,
         };
-        match self.store.create_org(&org).await? {
+        let events = self.feed(|| feed::org_created(&org));
+        match self.store.create_org(&org, events).await? {
             Ok(()) => Ok(org),
             Err(_) => Err(Error::AlreadyExists(format!(
                 "an organization with id {id:?} already exists"
@@ -48,12 +49,18 @@ impl Directory {
         id: &str,
         f: impl FnOnce(Organization) -> std::result::Result<Organization, Refusal> + Send + 'static,
     ) -> Result<Organization> {
+        let on = self.events_on();
         let updated = self
             .store
-            .update_org(id, move |org| {
-                let mut org = f(org)?;
+            .update_org(id, move |before| {
+                let mut org = f(before.clone())?;
                 org.updated = store::now();
-                Ok(org)
+                let events = if on {
+                    feed::org_changed(&before, &org)
+                } else {
+                    Vec::new()
+                };
+                Ok((org, events))
             })
             .await?;
         match updated {
@@ -86,7 +93,15 @@ impl Directory {
 
     /// Deletes an organization and everything it owns, atomically.
     pub async fn delete_org(&self, id: &str) -> Result<()> {
-        if !self.store.delete_org(id).await? {
+        let on = self.events_on();
+        let events = move |org: &Organization| {
+            if on {
+                feed::org_deleted(org)
+            } else {
+                Vec::new()
+            }
+        };
+        if !self.store.delete_org(id, events).await? {
             return Err(unknown_org(id));
         }
         Ok(())

@@ -5,12 +5,12 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde_json::{Map, Value, json};
 
-use super::{Directory, Error, IndexEntries, Organization, ResourceRecord, Result, rules};
+use super::{Directory, Error, IndexEntries, Organization, ResourceRecord, Result, feed, rules};
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::ResourceKind;
-use crate::store::{self, MemberChange, WriteRefused};
+use crate::store::{self, MemberChange, NewEvent, ResourceUpdate, WriteRefused};
 use crate::util::rfc3339;
 
 /// The result of a write: the record before (None for a create) and after, and for groups what
@@ -202,6 +202,28 @@ fn member_ids_in_filter(f: &Filter) -> Option<Vec<String>> {
 }
 
 impl Directory {
+    /// The events a write of a user or group makes (none when the feed is off). `request` is
+    /// the activity record of the SCIM request that caused it.
+    fn written_events(
+        &self,
+        org: &str,
+        kind: ResourceKind,
+        request: Option<&str>,
+    ) -> impl FnOnce(&ResourceUpdate) -> Vec<NewEvent> + Send + 'static {
+        let (on, org, request) = (
+            self.events_on(),
+            org.to_string(),
+            request.map(str::to_string),
+        );
+        move |u| {
+            if on {
+                feed::resource_written(&org, kind, u, request.as_deref())
+            } else {
+                Vec::new()
+            }
+        }
+    }
+
     /// `{base}/Users/{id}` or `{base}/Groups/{id}`.
     pub fn location(&self, org: &str, kind: ResourceKind, id: &str) -> String {
         format!("{}/{}/{}", self.scim_base_url(org), kind.endpoint(), id)
@@ -280,6 +302,7 @@ impl Directory {
         org: &Organization,
         kind: ResourceKind,
         body: &Value,
+        request: Option<&str>,
     ) -> Result<WriteOutcome> {
         let attrs = resource::normalize(kind, body)?;
         let members = match kind {
@@ -301,7 +324,13 @@ impl Directory {
         };
         match self
             .store
-            .create_resource(&org.id, kind, &rec, &members)
+            .create_resource(
+                &org.id,
+                kind,
+                &rec,
+                &members,
+                self.written_events(&org.id, kind, request),
+            )
             .await?
         {
             Ok(created) => Ok(created),
@@ -321,6 +350,7 @@ impl Directory {
         id: &str,
         body: &Value,
         if_match: Option<&str>,
+        request: Option<&str>,
     ) -> Result<WriteOutcome> {
         let attrs = resource::normalize(kind, body)?;
         let mut change = MemberChange::default();
@@ -334,7 +364,7 @@ impl Directory {
         }
         let index = index_entries(kind, &attrs);
         let domains = org.clone();
-        self.update(org, kind, id, if_match, change, move |old| {
+        self.update(org, kind, id, if_match, change, request, move |old| {
             if kind == ResourceKind::User {
                 check_domains(&domains, Some(&old.attrs), &attrs)?;
             }
@@ -351,6 +381,7 @@ impl Directory {
         id: &str,
         ops: &[PatchOp],
         if_match: Option<&str>,
+        request: Option<&str>,
     ) -> Result<WriteOutcome> {
         // Split member operations (applied to the membership index) from attribute operations.
         let mut attr_ops = Vec::new();
@@ -394,7 +425,7 @@ impl Directory {
         }
         let change = members.into_change();
         let domains = org.clone();
-        self.update(org, kind, id, if_match, change, move |old| {
+        self.update(org, kind, id, if_match, change, request, move |old| {
             let mut attrs = old.attrs.clone();
             for (kind_op, path, value, lenient) in &attr_ops {
                 patch::apply_path(kind, &mut attrs, *kind_op, path, value.as_ref(), *lenient)?;
@@ -411,6 +442,7 @@ impl Directory {
 
     /// Shared update path: `compute` makes the new attributes from the current record inside
     /// the store's write (it runs once, on the writer, so it has no side effects).
+    #[allow(clippy::too_many_arguments)] // one private path shared by replace and patch
     async fn update<F>(
         &self,
         org: &Organization,
@@ -418,6 +450,7 @@ impl Directory {
         id: &str,
         if_match: Option<&str>,
         change: MemberChange,
+        request: Option<&str>,
         compute: F,
     ) -> Result<WriteOutcome>
     where
@@ -440,7 +473,14 @@ impl Directory {
         };
         match self
             .store
-            .update_resource(&org.id, kind, id, f, change)
+            .update_resource(
+                &org.id,
+                kind,
+                id,
+                f,
+                change,
+                self.written_events(&org.id, kind, request),
+            )
             .await?
         {
             Ok(updated) => Ok(updated),
@@ -458,12 +498,29 @@ impl Directory {
         kind: ResourceKind,
         id: &str,
         if_match: Option<&str>,
+        request: Option<&str>,
     ) -> Result<ResourceRecord> {
         let if_match = if_match.map(str::to_string);
+        let (on, org_id, request) = (
+            self.events_on(),
+            org.id.clone(),
+            request.map(str::to_string),
+        );
+        let events = move |rec: &ResourceRecord, groups: &[(String, String)]| {
+            if on {
+                feed::resource_deleted(&org_id, kind, rec, groups, request.as_deref())
+            } else {
+                Vec::new()
+            }
+        };
         self.store
-            .delete_resource(&org.id, kind, id, move |rec| {
-                check_if_match(rec, if_match.as_deref())
-            })
+            .delete_resource(
+                &org.id,
+                kind,
+                id,
+                move |rec| check_if_match(rec, if_match.as_deref()),
+                events,
+            )
             .await?
             .map_err(|why| refused(kind, id, None, why))
     }

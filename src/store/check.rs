@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::keys::{self, Parsed};
-use super::{ResourceRecord, Result, ScimKey, Store, decode};
+use super::{AppKey, ResourceRecord, Result, ScimKey, Store, decode};
 use crate::scim::schema::ResourceKind;
 
 /// What `check` found.
@@ -15,6 +15,10 @@ pub struct CheckReport {
     pub memberships: usize,
     pub keys: usize,
     pub activity_records: usize,
+    #[serde(default)]
+    pub events: usize,
+    #[serde(default)]
+    pub app_keys: usize,
     /// One line per problem; empty when the store is consistent.
     pub problems: Vec<String>,
 }
@@ -35,6 +39,10 @@ impl Store {
         let mut scim_keys: Vec<ScimKey> = Vec::new();
         let mut digests: HashMap<String, (String, String)> = HashMap::new();
         let mut owned: Vec<(String, String)> = Vec::new();
+        let mut events: Vec<u64> = Vec::new();
+        let mut trimmed = 0u64;
+        let mut app_keys: Vec<AppKey> = Vec::new();
+        let mut app_digests: HashMap<String, String> = HashMap::new();
         for item in self.tree().iter() {
             let (k, v) = item?;
             let shown = String::from_utf8_lossy(&k).replace('\0', "/");
@@ -101,6 +109,17 @@ impl Store {
                 Parsed::Intent => r
                     .problems
                     .push(format!("{shown}: an unfinished write group remains")),
+                Parsed::Event(seq) => events.push(seq),
+                Parsed::EventsTrimmed => {
+                    trimmed = <[u8; 8]>::try_from(v.as_ref()).map_or(u64::MAX, u64::from_be_bytes);
+                }
+                Parsed::AppKey(_) => match decode::<AppKey>(&k, &v) {
+                    Ok(key) => app_keys.push(key),
+                    Err(e) => r.problems.push(format!("{shown}: {e}")),
+                },
+                Parsed::AppDigest(digest) => {
+                    app_digests.insert(digest, String::from_utf8_lossy(&v).into_owned());
+                }
                 Parsed::Scratch => {}
             }
         }
@@ -230,6 +249,43 @@ impl Store {
             {
                 r.problems
                     .push(format!("digest entry points to missing key {org}/{id}"));
+            }
+        }
+        // The feed: numbered without gaps after what retention removed.
+        r.events = events.len();
+        if let Some(&first) = events.first() {
+            if first <= trimmed {
+                r.problems.push(format!(
+                    "event {first} is at or below the trimmed mark {trimmed}"
+                ));
+            }
+            if let Some(w) = events.windows(2).find(|w| w[1] != w[0] + 1) {
+                r.problems.push(format!(
+                    "events jump from {} to {}: a gap in the feed",
+                    w[0], w[1]
+                ));
+            }
+        }
+        // Application keys and their digest index; a scoped key's organization exists.
+        r.app_keys = app_keys.len();
+        for key in &app_keys {
+            if app_digests.get(&key.digest) != Some(&key.id) {
+                r.problems
+                    .push(format!("app key {} has no digest index entry", key.id));
+            }
+            if let Some(org) = &key.org
+                && !orgs.contains(org)
+            {
+                r.problems.push(format!(
+                    "app key {} is scoped to missing organization {org}",
+                    key.id
+                ));
+            }
+        }
+        for (digest, id) in &app_digests {
+            if !app_keys.iter().any(|k| k.id == *id && k.digest == *digest) {
+                r.problems
+                    .push(format!("app digest entry points to missing key {id}"));
             }
         }
         r.problems.sort();

@@ -2,12 +2,13 @@
 
 use super::writer::{OpResult, Staged};
 use super::{
-    Outcome, Result, ScimKey, Store, WriteRefused, decode, encode, keys, or_refuse, refuse,
+    NewEvent, Outcome, Result, ScimKey, Store, WriteRefused, decode, encode, keys, or_refuse,
+    refuse,
 };
 
 impl Store {
-    /// Stores a new key and its digest index atomically.
-    pub async fn insert_key(&self, k: &ScimKey) -> Result<Outcome<()>> {
+    /// Stores a new key and its digest index atomically, with its events.
+    pub async fn insert_key(&self, k: &ScimKey, events: Vec<NewEvent>) -> Result<Outcome<()>> {
         let org_key = keys::org(&k.org_id);
         let rec_key = keys::scim_key(&k.org_id, &k.id);
         let digest_key = keys::digest(&k.digest);
@@ -24,6 +25,7 @@ impl Store {
                 }
                 st.insert(rec_key, v)?;
                 st.insert(digest_key, digest_val)?;
+                st.emit(events);
                 Ok(Ok(()))
             })
             .await
@@ -57,7 +59,7 @@ impl Store {
     fn key_update<E: Send + 'static>(
         org: &str,
         key_id: &str,
-        f: impl FnOnce(ScimKey) -> std::result::Result<ScimKey, E> + Send + 'static,
+        f: impl FnOnce(ScimKey) -> std::result::Result<(ScimKey, Vec<NewEvent>), E> + Send + 'static,
     ) -> impl FnOnce(&mut Staged<'_>) -> OpResult<ScimKey, E> + Send + 'static {
         let k = keys::scim_key(org, key_id);
         move |st| {
@@ -65,18 +67,19 @@ impl Store {
                 return refuse(WriteRefused::NotFound);
             };
             let rec: ScimKey = decode(&k, &v)?;
-            let rec = or_refuse!(f(rec).map_err(WriteRefused::Rejected));
+            let (rec, events) = or_refuse!(f(rec).map_err(WriteRefused::Rejected));
             st.insert(k, encode(&rec)?)?;
+            st.emit(events);
             Ok(Ok(rec))
         }
     }
 
-    /// Applies `f` to a key record atomically.
+    /// Applies `f` to a key record atomically; `f` also says what events the change makes.
     pub async fn update_key<E: Send + 'static>(
         &self,
         org: &str,
         key_id: &str,
-        f: impl FnOnce(ScimKey) -> std::result::Result<ScimKey, E> + Send + 'static,
+        f: impl FnOnce(ScimKey) -> std::result::Result<(ScimKey, Vec<NewEvent>), E> + Send + 'static,
     ) -> Result<Outcome<ScimKey, E>> {
         self.writer().write(Self::key_update(org, key_id, f)).await
     }
@@ -89,6 +92,8 @@ impl Store {
         f: impl FnOnce(ScimKey) -> std::result::Result<ScimKey, E> + Send + 'static,
     ) -> Result<()> {
         self.writer()
-            .write_detached(Self::key_update(org, key_id, f))
+            .write_detached(Self::key_update(org, key_id, move |k| {
+                f(k).map(|k| (k, Vec::new()))
+            }))
     }
 }

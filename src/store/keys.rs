@@ -19,6 +19,10 @@
 //! | `a` | org, newest id, record count   | activity blob                 |
 //! | `c` | org, kind                      | count of users or groups      |
 //! | `w` | sequence (8 bytes, no separator)| redo intent of a write group |
+//! | `e` | sequence (8 bytes, no separator)| change-feed event             |
+//! | `f` | (none)                         | highest event sequence trimmed|
+//! | `p` | app key id                     | `AppKey`                      |
+//! | `q` | sha256(secret) hex             | app key id                    |
 //! | `z` | name                           | scratch (benchmark ceilings)  |
 
 use crate::scim::schema::ResourceKind;
@@ -37,6 +41,10 @@ const MEMBER_OF: u8 = b'r';
 const ACTIVITY: u8 = b'a';
 const COUNTER: u8 = b'c';
 const INTENT: u8 = b'w';
+const EVENT: u8 = b'e';
+const EVENTS_TRIMMED: u8 = b'f';
+const APP_KEY: u8 = b'p';
+const APP_DIGEST: u8 = b'q';
 const SCRATCH: u8 = b'z';
 
 fn build(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -221,6 +229,38 @@ pub fn parse_intent(k: &[u8]) -> Option<u64> {
     k.get(2..)?.try_into().ok().map(u64::from_be_bytes)
 }
 
+/// Events sort by sequence under this prefix.
+pub fn all_events() -> Vec<u8> {
+    vec![EVENT, SEP]
+}
+
+pub fn event(seq: u64) -> Vec<u8> {
+    [&[EVENT, SEP][..], &seq.to_be_bytes()].concat()
+}
+
+pub fn parse_event(k: &[u8]) -> Option<u64> {
+    (k.first() == Some(&EVENT))
+        .then(|| k.get(2..)?.try_into().ok().map(u64::from_be_bytes))
+        .flatten()
+}
+
+/// The one key holding the highest event sequence trimmed so far.
+pub fn events_trimmed() -> Vec<u8> {
+    vec![EVENTS_TRIMMED]
+}
+
+pub fn app_key(id: &str) -> Vec<u8> {
+    build(APP_KEY, &[id.as_bytes()])
+}
+
+pub fn all_app_keys() -> Vec<u8> {
+    vec![APP_KEY, SEP]
+}
+
+pub fn app_digest(digest_hex: &str) -> Vec<u8> {
+    build(APP_DIGEST, &[digest_hex.as_bytes()])
+}
+
 /// Every prefix under which an organization owns keys: all but its own record (see [`org`])
 /// and its keys' digests (keyed by digest).
 pub fn owned_by(org: &str) -> Vec<Vec<u8>> {
@@ -278,6 +318,10 @@ pub enum Parsed {
         count: usize,
     },
     Intent,
+    Event(u64),
+    EventsTrimmed,
+    AppKey(String),
+    AppDigest(String),
     Scratch,
 }
 
@@ -294,7 +338,13 @@ impl Parsed {
             | Parsed::MemberOf { org: o, .. }
             | Parsed::Counter { org: o, .. }
             | Parsed::Activity { org: o, .. } => Some(o),
-            Parsed::Digest(_) | Parsed::Intent | Parsed::Scratch => None,
+            Parsed::Digest(_)
+            | Parsed::Intent
+            | Parsed::Event(_)
+            | Parsed::EventsTrimmed
+            | Parsed::AppKey(_)
+            | Parsed::AppDigest(_)
+            | Parsed::Scratch => None,
         }
     }
 }
@@ -302,8 +352,11 @@ impl Parsed {
 /// Takes a key apart; None for a key no family writes.
 pub fn parse(k: &[u8]) -> Option<Parsed> {
     let tag = *k.first()?;
-    if tag == INTENT {
-        return Some(Parsed::Intent);
+    match tag {
+        INTENT => return Some(Parsed::Intent),
+        EVENT => return parse_event(k).map(Parsed::Event),
+        EVENTS_TRIMMED if k.len() == 1 => return Some(Parsed::EventsTrimmed),
+        _ => {}
     }
     let parts: Vec<String> = k
         .get(2..)?
@@ -358,6 +411,8 @@ pub fn parse(k: &[u8]) -> Option<Parsed> {
                 count,
             }
         }
+        (APP_KEY, 1) => Parsed::AppKey(p(0)?),
+        (APP_DIGEST, 1) => Parsed::AppDigest(p(0)?),
         (SCRATCH, _) => Parsed::Scratch,
         _ => return None,
     })
@@ -439,6 +494,10 @@ mod tests {
                 },
             ),
             (intent(7), Parsed::Intent),
+            (event(9), Parsed::Event(9)),
+            (events_trimmed(), Parsed::EventsTrimmed),
+            (app_key("appkey_1"), Parsed::AppKey("appkey_1".into())),
+            (app_digest("ab"), Parsed::AppDigest("ab".into())),
             (scratch(b"x"), Parsed::Scratch),
         ];
         for (k, want) in cases {

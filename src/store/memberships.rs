@@ -1,10 +1,10 @@
 //! Group memberships, kept in both directions (a group's members, a user's groups) so either
 //! side is one range read and a change to one member costs the same in any group.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::writer::Staged;
-use super::{Result, Store, keys};
+use super::{ResourceRecord, Result, Store, decode, keys};
 use crate::scim::schema::ResourceKind;
 
 /// The outcome of a membership change on one group.
@@ -14,6 +14,8 @@ pub struct MembershipReport {
     pub removed: Vec<String>,
     /// Ids that were asked to be added but name no user of the organization.
     pub unknown: Vec<String>,
+    /// The userName of every user added or removed, by id (for the change feed).
+    pub names: HashMap<String, String>,
 }
 
 /// A net change to a group's members: first `clear` (remove everyone), then `remove`, then `add`.
@@ -28,6 +30,14 @@ impl MemberChange {
     pub fn is_empty(&self) -> bool {
         !self.clear && self.remove.is_empty() && self.add.is_empty()
     }
+}
+
+fn user_name(rec: &ResourceRecord) -> String {
+    rec.attrs
+        .get("userName")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 impl Store {
@@ -73,14 +83,21 @@ impl Store {
                 st.remove(keys::member_of(org, user, group))?;
                 *count = count.saturating_sub(1);
                 dropped.insert(user.as_str());
+                let k = keys::record(org, ResourceKind::User, user);
+                if let Some(v) = st.get(&k)? {
+                    report
+                        .names
+                        .insert(user.clone(), user_name(&decode(&k, &v)?));
+                }
             }
         }
         let mut readded = HashSet::new();
         for user in &change.add {
-            if !st.contains(&keys::record(org, ResourceKind::User, user))? {
+            let k = keys::record(org, ResourceKind::User, user);
+            let Some(v) = st.get(&k)? else {
                 report.unknown.push(user.clone());
                 continue;
-            }
+            };
             if st
                 .insert(keys::member(org, group, user), &[] as &[u8])?
                 .is_none()
@@ -91,6 +108,9 @@ impl Store {
                     readded.insert(user.as_str());
                 } else {
                     report.added.push(user.clone());
+                    report
+                        .names
+                        .insert(user.clone(), user_name(&decode(&k, &v)?));
                 }
             }
         }

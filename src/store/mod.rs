@@ -8,9 +8,11 @@
 //! `credentials.rs`, `resources.rs`, `memberships.rs`, `activity.rs`).
 
 mod activity;
+mod app_keys;
 mod check;
 mod commit;
 mod credentials;
+mod events;
 mod keys;
 mod memberships;
 mod orgs;
@@ -23,8 +25,9 @@ use std::sync::Arc;
 
 pub use activity::ActivityBlob;
 pub use check::CheckReport;
+pub use events::{EventHead, EventPage, NewEvent, StoredEvent, cursor, parse_cursor};
 pub use memberships::{MemberChange, MembershipReport};
-pub use records::{IndexEntries, Organization, ResourceRecord, ScimKey, now};
+pub use records::{AppKey, IndexEntries, Organization, ResourceRecord, ScimKey, now};
 pub use resources::ResourceUpdate;
 use writer::{OpResult, Staged, Writer};
 
@@ -96,6 +99,7 @@ pub struct Store {
 
 struct Inner {
     ids: resources::IdLists,
+    head: Arc<EventHead>,
     /// Taken on drop: the writer finishes its queue before the final flush.
     writer: Option<Writer>,
     /// Taken on drop after the writer: only the committer ever flushes while it runs
@@ -179,13 +183,28 @@ impl Store {
         };
         let tree = db.open_tree("scimdesk")?;
         writer::recover(&tree)?;
+        // Everything in the store at open is durable, events included.
+        let last_event = tree
+            .scan_prefix(keys::all_events())
+            .keys()
+            .next_back()
+            .transpose()?
+            .and_then(|k| keys::parse_event(&k))
+            .unwrap_or(0);
+        // Numbers are never reused, even when retention has removed every event.
+        let trimmed = tree
+            .get(keys::events_trimmed())?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes);
+        let head = Arc::new(EventHead::new(last_event.max(trimmed)));
         let committer =
             Arc::new(Committer::start(db.clone()).map_err(|e| Error::Io(e.to_string()))?);
-        let writer =
-            Writer::start(tree.clone(), committer.clone()).map_err(|e| Error::Io(e.to_string()))?;
+        let writer = Writer::start(tree.clone(), committer.clone(), head.clone())
+            .map_err(|e| Error::Io(e.to_string()))?;
         Ok(Store {
             inner: Arc::new(Inner {
                 ids: resources::IdLists::default(),
+                head,
                 writer: Some(writer),
                 committer: Some(committer),
                 tree,

@@ -1,8 +1,8 @@
 //! Organization records, and deleting an organization with everything it owns.
 
 use super::{
-    Organization, Outcome, Result, ScimKey, Store, WriteRefused, decode, encode, keys, or_refuse,
-    refuse,
+    AppKey, NewEvent, Organization, Outcome, Result, ScimKey, Store, WriteRefused, decode, encode,
+    keys, or_refuse, refuse,
 };
 
 impl Store {
@@ -20,8 +20,12 @@ impl Store {
             .collect()
     }
 
-    /// Inserts `org` unless its id is taken (`Taken` with the id).
-    pub async fn create_org(&self, org: &Organization) -> Result<Outcome<()>> {
+    /// Inserts `org` unless its id is taken (`Taken` with the id), with its events.
+    pub async fn create_org(
+        &self,
+        org: &Organization,
+        events: Vec<NewEvent>,
+    ) -> Result<Outcome<()>> {
         let k = keys::org(&org.id);
         let v = encode(org)?;
         let id = org.id.clone();
@@ -31,16 +35,19 @@ impl Store {
                     return refuse(WriteRefused::Taken(id));
                 }
                 st.insert(k, v)?;
+                st.emit(events);
                 Ok(Ok(()))
             })
             .await
     }
 
-    /// Applies `f` to the organization atomically.
+    /// Applies `f` to the organization atomically; `f` also says what events the change makes.
     pub async fn update_org<E: Send + 'static>(
         &self,
         id: &str,
-        f: impl FnOnce(Organization) -> std::result::Result<Organization, E> + Send + 'static,
+        f: impl FnOnce(Organization) -> std::result::Result<(Organization, Vec<NewEvent>), E>
+        + Send
+        + 'static,
     ) -> Result<Outcome<Organization, E>> {
         let k = keys::org(id);
         self.writer()
@@ -49,15 +56,21 @@ impl Store {
                     return refuse(WriteRefused::OrgMissing);
                 };
                 let org: Organization = decode(&k, &v)?;
-                let org = or_refuse!(f(org).map_err(WriteRefused::Rejected));
+                let (org, events) = or_refuse!(f(org).map_err(WriteRefused::Rejected));
                 st.insert(k, encode(&org)?)?;
+                st.emit(events);
                 Ok(Ok(org))
             })
             .await
     }
 
-    /// Deletes the organization and everything it owns, atomically. False if absent.
-    pub async fn delete_org(&self, id: &str) -> Result<bool> {
+    /// Deletes the organization and everything it owns (application keys scoped to it
+    /// included), atomically, with the events `events(org)` makes. False if absent.
+    pub async fn delete_org(
+        &self,
+        id: &str,
+        events: impl FnOnce(&Organization) -> Vec<NewEvent> + Send + 'static,
+    ) -> Result<bool> {
         let org_id = id.to_string();
         let scan = move |tree: &sled::Tree| -> Result<Vec<Vec<u8>>> {
             let mut doomed = vec![keys::org(&org_id)];
@@ -71,18 +84,28 @@ impl Store {
                 let rec: ScimKey = decode(&k, &v)?;
                 doomed.push(keys::digest(&rec.digest));
             }
+            for item in tree.scan_prefix(keys::all_app_keys()) {
+                let (k, v) = item?;
+                let rec: AppKey = decode(&k, &v)?;
+                if rec.org.as_deref() == Some(org_id.as_str()) {
+                    doomed.push(k.to_vec());
+                    doomed.push(keys::app_digest(&rec.digest));
+                }
+            }
             Ok(doomed)
         };
         let org_key = keys::org(id);
         let existed = self
             .writer()
             .write_after_scan(scan, move |st, doomed: &Vec<Vec<u8>>| {
-                if !st.contains(&org_key)? {
+                let Some(v) = st.get(&org_key)? else {
                     return refuse::<bool, ()>(WriteRefused::OrgMissing);
-                }
+                };
+                let org: Organization = decode(&org_key, &v)?;
                 for k in doomed {
                     st.remove(k.clone())?;
                 }
+                st.emit(events(&org));
                 Ok(Ok(true))
             })
             .await?;

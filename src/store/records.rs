@@ -81,3 +81,32 @@ impl ResourceRecord {
         format!("W/\"{}\"", self.version)
     }
 }
+
+/// An application key: what the vendor's application authenticates with on the application
+/// API. Only the SHA-256 digest of its secret is kept. `org` scopes it to one organization;
+/// None reads every organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppKey {
+    pub id: String,
+    pub name: String,
+    pub org: Option<String>,
+    /// Lowercase hex SHA-256 of the secret.
+    pub digest: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub last_used: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub revoked: Option<OffsetDateTime>,
+}
+
+impl AppKey {
+    pub fn is_active(&self) -> bool {
+        self.revoked.is_none()
+    }
+
+    /// Whether this key may read `org`'s data.
+    pub fn sees(&self, org: &str) -> bool {
+        self.org.as_deref().is_none_or(|o| o == org)
+    }
+}

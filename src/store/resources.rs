@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use super::memberships::{MemberChange, MembershipReport};
 use super::writer::{OpResult, Staged};
 use super::{
-    IndexEntries, Outcome, ResourceRecord, Result, Store, WriteRefused, decode, encode, keys,
-    or_refuse, refuse,
+    IndexEntries, NewEvent, Outcome, ResourceRecord, Result, Store, WriteRefused, decode, encode,
+    keys, or_refuse, refuse,
 };
 use crate::scim::schema::ResourceKind;
 
@@ -229,6 +229,7 @@ impl Store {
         kind: ResourceKind,
         rec: &ResourceRecord,
         members: &[String],
+        events: impl FnOnce(&ResourceUpdate) -> Vec<NewEvent> + Send + 'static,
     ) -> Result<Outcome<ResourceUpdate>> {
         let org_id = org.to_string();
         let org_key = keys::org(org);
@@ -254,11 +255,13 @@ impl Store {
                     Self::apply_members(st, &o, &rec.id, &mut rec.member_count, &change, &[])?;
                 st.insert(k, encode(&rec)?)?;
                 Self::add_to_counter(st, &o, kind, 1)?;
-                Ok(Ok(ResourceUpdate {
+                let created = ResourceUpdate {
                     before: None,
                     after: rec,
                     members,
-                }))
+                };
+                st.emit(events(&created));
+                Ok(Ok(created))
             })
             .await?;
         if let Ok(u) = &created {
@@ -268,13 +271,16 @@ impl Store {
     }
 
     /// Deletes a user (with every membership it has) or a group (with its member list), if
-    /// `check` accepts the current record. Returns the deleted record.
+    /// `check` accepts the current record, with the events `events(record, groups)` makes
+    /// (`groups`: the (id, displayName) of every group a deleted user was in). Returns the
+    /// deleted record.
     pub async fn delete_resource<E: Send + 'static>(
         &self,
         org: &str,
         kind: ResourceKind,
         id: &str,
         check: impl FnOnce(&ResourceRecord) -> std::result::Result<(), E> + Send + 'static,
+        events: impl FnOnce(&ResourceRecord, &[(String, String)]) -> Vec<NewEvent> + Send + 'static,
     ) -> Result<Outcome<ResourceRecord, E>> {
         let (o, i) = (org.to_string(), id.to_string());
         // The other side of every link: a user's groups, or a group's members.
@@ -305,6 +311,7 @@ impl Store {
                 }
                 st.remove(k)?;
                 Self::add_to_counter(st, &o, kind, -1)?;
+                let mut groups = Vec::new();
                 for other in links {
                     let (user, group) = match kind {
                         ResourceKind::User => (i.as_str(), other.as_str()),
@@ -320,9 +327,12 @@ impl Store {
                             g.member_count = g.member_count.saturating_sub(1);
                             g.touch(now);
                             st.insert(gk, encode(&g)?)?;
+                            let name = g.attrs.get("displayName").and_then(|v| v.as_str());
+                            groups.push((group.to_string(), name.unwrap_or_default().to_string()));
                         }
                     }
                 }
+                st.emit(events(&rec, &groups));
                 Ok(Ok(rec))
             })
             .await?;
@@ -340,6 +350,7 @@ impl Store {
         id: &str,
         f: impl FnOnce(&ResourceRecord) -> std::result::Result<ResourceRecord, E> + Send + 'static,
         change: MemberChange,
+        events: impl FnOnce(&ResourceUpdate) -> Vec<NewEvent> + Send + 'static,
     ) -> impl FnOnce(&mut Staged<'_>, &Vec<String>) -> OpResult<ResourceUpdate, E> + Send + 'static
     {
         let (org, id) = (org.to_string(), id.to_string());
@@ -361,16 +372,18 @@ impl Store {
             let members =
                 Self::apply_members(st, &org, &id, &mut rec.member_count, &change, current)?;
             st.insert(k, encode(&rec)?)?;
-            Ok(Ok(ResourceUpdate {
+            let updated = ResourceUpdate {
                 before: Some(old),
                 after: rec,
                 members,
-            }))
+            };
+            st.emit(events(&updated));
+            Ok(Ok(updated))
         }
     }
 
     /// Replaces a user or group with `f(current)` and changes a group's members, all or
-    /// nothing. Adding or removing one member costs the same whatever the group's size; only
+    /// nothing, with the events `events(update)` makes. Adding or removing one member costs the same whatever the group's size; only
     /// `clear` reads the current member list. Unknown user ids in `change.add` are skipped and
     /// reported.
     pub async fn update_resource<E: Send + 'static>(
@@ -380,9 +393,10 @@ impl Store {
         id: &str,
         f: impl FnOnce(&ResourceRecord) -> std::result::Result<ResourceRecord, E> + Send + 'static,
         change: MemberChange,
+        events: impl FnOnce(&ResourceUpdate) -> Vec<NewEvent> + Send + 'static,
     ) -> Result<Outcome<ResourceUpdate, E>> {
         let clear = change.clear;
-        let op = Self::update_op(org, kind, id, f, change);
+        let op = Self::update_op(org, kind, id, f, change, events);
         if clear {
             let prefix = keys::members_of(org, id);
             let scan = move |tree: &sled::Tree| -> Result<Vec<String>> {

@@ -1,6 +1,10 @@
 use super::*;
 use crate::scim::schema::ResourceKind as Kind;
 
+fn no_events(_: &ResourceUpdate) -> Vec<NewEvent> {
+    Vec::new()
+}
+
 fn raw_entries(s: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
     s.tree()
         .iter()
@@ -78,14 +82,20 @@ fn everything_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let s = Store::open(dir.path(), 8 << 20).unwrap();
-        b(s.create_org(&org("acme"))).unwrap().unwrap();
-        b(s.insert_key(&key_record("acme", "key_1", "abcd")))
+        b(s.create_org(&org("acme"), vec![])).unwrap().unwrap();
+        b(s.insert_key(&key_record("acme", "key_1", "abcd"), vec![]))
             .unwrap()
             .unwrap();
-        b(s.create_resource("acme", Kind::User, &user("u1", "Alice@acme.com"), &[]))
-            .unwrap()
-            .unwrap();
-        b(s.create_resource("acme", Kind::Group, &group("g1", "Eng"), &[]))
+        b(s.create_resource(
+            "acme",
+            Kind::User,
+            &user("u1", "Alice@acme.com"),
+            &[],
+            no_events,
+        ))
+        .unwrap()
+        .unwrap();
+        b(s.create_resource("acme", Kind::Group, &group("g1", "Eng"), &[], no_events))
             .unwrap()
             .unwrap();
         let report = b(s.update_resource(
@@ -94,6 +104,7 @@ fn everything_survives_a_reopen() {
             "g1",
             |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
             (add(&["u1"])).clone(),
+            no_events,
         ))
         .unwrap()
         .unwrap()
@@ -142,25 +153,25 @@ fn second_open_reports_in_use() {
 fn unique_values_are_enforced_per_org() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    b(s.create_org(&org("a"))).unwrap().unwrap();
-    b(s.create_org(&org("b"))).unwrap().unwrap();
+    b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
+    b(s.create_org(&org("b"), vec![])).unwrap().unwrap();
     assert_eq!(
-        b(s.create_org(&org("a"))).unwrap(),
+        b(s.create_org(&org("a"), vec![])).unwrap(),
         Err(WriteRefused::Taken("a".into()))
     );
-    b(s.create_resource("a", Kind::User, &user("u1", "x@y.com"), &[]))
+    b(s.create_resource("a", Kind::User, &user("u1", "x@y.com"), &[], no_events))
         .unwrap()
         .unwrap();
     assert_eq!(
-        b(s.create_resource("a", Kind::User, &user("u2", "X@Y.com"), &[])).unwrap(),
+        b(s.create_resource("a", Kind::User, &user("u2", "X@Y.com"), &[], no_events)).unwrap(),
         Err(WriteRefused::Taken("u1".into()))
     );
     // Another organization may hold the same userName.
-    b(s.create_resource("b", Kind::User, &user("u2", "x@y.com"), &[]))
+    b(s.create_resource("b", Kind::User, &user("u2", "x@y.com"), &[], no_events))
         .unwrap()
         .unwrap();
     assert_eq!(
-        b(s.create_resource("zzz", Kind::User, &user("u3", "q@y.com"), &[])).unwrap(),
+        b(s.create_resource("zzz", Kind::User, &user("u3", "q@y.com"), &[], no_events)).unwrap(),
         Err(WriteRefused::OrgMissing)
     );
 }
@@ -169,11 +180,11 @@ fn unique_values_are_enforced_per_org() {
 fn renaming_moves_index_entries() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    b(s.create_org(&org("a"))).unwrap().unwrap();
-    b(s.create_resource("a", Kind::User, &user("u1", "old@y.com"), &[]))
+    b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
+    b(s.create_resource("a", Kind::User, &user("u1", "old@y.com"), &[], no_events))
         .unwrap()
         .unwrap();
-    b(s.create_resource("a", Kind::User, &user("u2", "other@y.com"), &[]))
+    b(s.create_resource("a", Kind::User, &user("u2", "other@y.com"), &[], no_events))
         .unwrap()
         .unwrap();
     let updated = b(s.update_resource(
@@ -190,6 +201,7 @@ fn renaming_moves_index_entries() {
             }
         },
         MemberChange::default(),
+        no_events,
     ))
     .unwrap()
     .unwrap();
@@ -223,6 +235,7 @@ fn renaming_moves_index_entries() {
             }
         },
         MemberChange::default(),
+        no_events,
     ))
     .unwrap();
     assert!(matches!(r, Err(WriteRefused::Taken(ref holder)) if holder == "u2"));
@@ -238,18 +251,19 @@ fn renaming_moves_index_entries() {
 fn membership_changes_and_deletes_keep_both_directions() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    b(s.create_org(&org("a"))).unwrap().unwrap();
+    b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
     for i in 0..5 {
         b(s.create_resource(
             "a",
             Kind::User,
             &user(&format!("u{i}"), &format!("u{i}@y.com")),
             &[],
+            no_events,
         ))
         .unwrap()
         .unwrap();
     }
-    b(s.create_resource("a", Kind::Group, &group("g", "G"), &[]))
+    b(s.create_resource("a", Kind::Group, &group("g", "G"), &[], no_events))
         .unwrap()
         .unwrap();
     let ResourceUpdate {
@@ -262,6 +276,7 @@ fn membership_changes_and_deletes_keep_both_directions() {
         "g",
         |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
         (add(&["u0", "u1", "u2", "nobody", "u1"])).clone(),
+        no_events,
     ))
     .unwrap()
     .unwrap();
@@ -279,6 +294,7 @@ fn membership_changes_and_deletes_keep_both_directions() {
         "g",
         |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
         (change).clone(),
+        no_events,
     ))
     .unwrap()
     .unwrap()
@@ -292,7 +308,7 @@ fn membership_changes_and_deletes_keep_both_directions() {
         .unwrap()
         .version;
     assert!(
-        b(s.delete_resource("a", Kind::User, "u2", |_| Ok::<_, ()>(())))
+        b(s.delete_resource("a", Kind::User, "u2", |_| Ok::<_, ()>(()), |_, _| vec![]))
             .unwrap()
             .is_ok()
     );
@@ -317,6 +333,7 @@ fn membership_changes_and_deletes_keep_both_directions() {
         "g",
         |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
         (change).clone(),
+        no_events,
     ))
     .unwrap()
     .unwrap();
@@ -325,13 +342,13 @@ fn membership_changes_and_deletes_keep_both_directions() {
     assert!(s.groups_of("a", "u1").unwrap().is_empty());
     // Deleting the group removes the reverse entries.
     assert!(
-        b(s.delete_resource("a", Kind::Group, "g", |_| Ok::<_, ()>(())))
+        b(s.delete_resource("a", Kind::Group, "g", |_| Ok::<_, ()>(()), |_, _| vec![]))
             .unwrap()
             .is_ok()
     );
     assert!(s.groups_of("a", "u4").unwrap().is_empty());
     assert!(
-        b(s.delete_resource("a", Kind::Group, "g", |_| Ok::<_, ()>(())))
+        b(s.delete_resource("a", Kind::Group, "g", |_| Ok::<_, ()>(()), |_, _| vec![]))
             .unwrap()
             .is_err()
     );
@@ -342,14 +359,14 @@ fn deleting_an_org_removes_everything_it_owns_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
     for o in ["a", "b"] {
-        b(s.create_org(&org(o))).unwrap().unwrap();
-        b(s.insert_key(&key_record(o, "key_1", &format!("digest-{o}"))))
+        b(s.create_org(&org(o), vec![])).unwrap().unwrap();
+        b(s.insert_key(&key_record(o, "key_1", &format!("digest-{o}")), vec![]))
             .unwrap()
             .unwrap();
-        b(s.create_resource(o, Kind::User, &user("u", "u@y.com"), &[]))
+        b(s.create_resource(o, Kind::User, &user("u", "u@y.com"), &[], no_events))
             .unwrap()
             .unwrap();
-        b(s.create_resource(o, Kind::Group, &group("g", "G"), &[]))
+        b(s.create_resource(o, Kind::Group, &group("g", "G"), &[], no_events))
             .unwrap()
             .unwrap();
         b(s.update_resource(
@@ -358,6 +375,7 @@ fn deleting_an_org_removes_everything_it_owns_and_nothing_else() {
             "g",
             |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
             (add(&["u"])).clone(),
+            no_events,
         ))
         .unwrap()
         .unwrap();
@@ -366,8 +384,8 @@ fn deleting_an_org_removes_everything_it_owns_and_nothing_else() {
         .into_iter()
         .filter(|(k, _)| k.windows(2).any(|w| w == b"\0b"))
         .collect();
-    assert!(b(s.delete_org("a")).unwrap());
-    assert!(!b(s.delete_org("a")).unwrap());
+    assert!(b(s.delete_org("a", |_| vec![])).unwrap());
+    assert!(!b(s.delete_org("a", |_| vec![])).unwrap());
     let rest = raw_entries(&s);
     assert!(s.key_by_digest("digest-a").unwrap().is_none());
     assert!(
@@ -386,14 +404,20 @@ fn deleting_an_org_removes_everything_it_owns_and_nothing_else() {
 fn concurrent_creates_of_one_unique_value_have_one_winner() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    b(s.create_org(&org("a"))).unwrap().unwrap();
+    b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
     let handles: Vec<_> = (0..16)
         .map(|i| {
             let s = s.clone();
             std::thread::spawn(move || {
-                b(s.create_resource("a", Kind::User, &user(&format!("u{i}"), "same@y.com"), &[]))
-                    .unwrap()
-                    .is_ok()
+                b(s.create_resource(
+                    "a",
+                    Kind::User,
+                    &user(&format!("u{i}"), "same@y.com"),
+                    &[],
+                    no_events,
+                ))
+                .unwrap()
+                .is_ok()
             })
         })
         .collect();
@@ -410,8 +434,8 @@ fn concurrent_creates_of_one_unique_value_have_one_winner() {
 fn concurrent_member_adds_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    b(s.create_org(&org("a"))).unwrap().unwrap();
-    b(s.create_resource("a", Kind::Group, &group("g", "G"), &[]))
+    b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
+    b(s.create_resource("a", Kind::Group, &group("g", "G"), &[], no_events))
         .unwrap()
         .unwrap();
     for i in 0..40 {
@@ -420,6 +444,7 @@ fn concurrent_member_adds_lose_nothing() {
             Kind::User,
             &user(&format!("u{i:02}"), &format!("u{i}@y.com")),
             &[],
+            no_events,
         ))
         .unwrap()
         .unwrap();
@@ -434,6 +459,7 @@ fn concurrent_member_adds_lose_nothing() {
                     "g",
                     |r: &ResourceRecord| Ok::<_, ()>(r.clone()),
                     (add(&[&format!("u{i:02}")])).clone(),
+                    no_events,
                 ))
                 .unwrap()
                 .unwrap();
@@ -457,14 +483,14 @@ fn concurrent_member_adds_lose_nothing() {
 fn check_finds_nothing_wrong_in_a_healthy_store_and_reports_damage() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    b(s.create_org(&org("a"))).unwrap().unwrap();
-    b(s.insert_key(&key_record("a", "key_1", "abcd")))
+    b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
+    b(s.insert_key(&key_record("a", "key_1", "abcd"), vec![]))
         .unwrap()
         .unwrap();
-    b(s.create_resource("a", Kind::User, &user("u1", "x@y.com"), &[]))
+    b(s.create_resource("a", Kind::User, &user("u1", "x@y.com"), &[], no_events))
         .unwrap()
         .unwrap();
-    b(s.create_resource("a", Kind::User, &user("u2", "z@y.com"), &[]))
+    b(s.create_resource("a", Kind::User, &user("u2", "z@y.com"), &[], no_events))
         .unwrap()
         .unwrap();
     b(s.create_resource(
@@ -472,6 +498,7 @@ fn check_finds_nothing_wrong_in_a_healthy_store_and_reports_damage() {
         Kind::Group,
         &group("g", "G"),
         &["u1".into(), "u2".into()],
+        no_events,
     ))
     .unwrap()
     .unwrap();
@@ -501,7 +528,7 @@ fn an_interrupted_write_group_is_redone_at_open() {
     let dir = tempfile::tempdir().unwrap();
     {
         let s = Store::open(dir.path(), 8 << 20).unwrap();
-        b(s.create_org(&org("a"))).unwrap().unwrap();
+        b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
     }
     // Simulate a crash after a group's intent reached the log but before its changes did:
     // write only the intent, as the writer does first.
@@ -544,13 +571,14 @@ fn an_interrupted_write_group_is_redone_at_open() {
 fn pages_follow_creates_and_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    b(s.create_org(&org("a"))).unwrap().unwrap();
+    b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
     for i in 0..5 {
         b(s.create_resource(
             "a",
             Kind::User,
             &user(&format!("u{i}"), &format!("u{i}@y.com")),
             &[],
+            no_events,
         ))
         .unwrap()
         .unwrap();
@@ -559,11 +587,11 @@ fn pages_follow_creates_and_deletes() {
         s.resource_page("a", Kind::User, 1, 2).unwrap(),
         (5, vec!["u1".to_string(), "u2".to_string()])
     );
-    b(s.create_resource("a", Kind::User, &user("u5", "u5@y.com"), &[]))
+    b(s.create_resource("a", Kind::User, &user("u5", "u5@y.com"), &[], no_events))
         .unwrap()
         .unwrap();
     assert!(
-        b(s.delete_resource("a", Kind::User, "u1", |_| Ok::<_, ()>(())))
+        b(s.delete_resource("a", Kind::User, "u1", |_| Ok::<_, ()>(()), |_, _| vec![]))
             .unwrap()
             .is_ok()
     );
@@ -572,7 +600,7 @@ fn pages_follow_creates_and_deletes() {
     assert_eq!(page, ["u0", "u2", "u3", "u4", "u5"]);
     assert_eq!(page, s.resource_ids("a", Kind::User).unwrap());
     assert_eq!(s.count_resources("a", Kind::User).unwrap(), 5);
-    assert!(b(s.delete_org("a")).unwrap());
+    assert!(b(s.delete_org("a", |_| vec![])).unwrap());
     assert_eq!(s.resource_page("a", Kind::User, 0, 10).unwrap().0, 0);
 }
 
@@ -580,7 +608,7 @@ fn pages_follow_creates_and_deletes() {
 fn check_counts_activity_records_not_blobs() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    b(s.create_org(&org("a"))).unwrap().unwrap();
+    b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
     let blob = |newest: &str, count: usize| ActivityBlob {
         org: "a".into(),
         newest_id: newest.into(),
@@ -600,8 +628,8 @@ fn check_counts_activity_records_not_blobs() {
 fn activity_for_a_deleted_organization_is_not_stored() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 8 << 20).unwrap();
-    b(s.create_org(&org("a"))).unwrap().unwrap();
-    assert!(b(s.delete_org("a")).unwrap());
+    b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
+    assert!(b(s.delete_org("a", |_| vec![])).unwrap());
     let blob = ActivityBlob {
         org: "a".into(),
         newest_id: "0001".into(),
@@ -634,7 +662,7 @@ fn a_record_that_cannot_be_encoded_fails_its_write_not_the_writer() {
     let a = org("a");
     let (ok, bad) = b(async {
         tokio::join!(
-            s.create_org(&a),
+            s.create_org(&a, vec![]),
             s.writer().write(|st| {
                 st.insert(keys::scratch(b"y"), b"1".to_vec())?;
                 encode(&Unencodable)?;
@@ -646,4 +674,105 @@ fn a_record_that_cannot_be_encoded_fails_its_write_not_the_writer() {
     assert!(matches!(bad, Err(Error::Encode(_))));
     assert!(s.get_org("a").unwrap().is_some());
     assert!(s.tree().get(keys::scratch(b"y")).unwrap().is_none());
+}
+
+fn ev(t: &'static str, org: &str) -> NewEvent {
+    NewEvent {
+        event_type: t,
+        org: org.into(),
+        data: serde_json::json!({"n": t}),
+        previous: None,
+        request_id: None,
+    }
+}
+
+#[test]
+fn events_are_numbered_in_commit_order_and_read_up_to_the_durable_head() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path(), 8 << 20).unwrap();
+        assert_eq!(s.event_head().durable(), 0);
+        b(s.create_org(&org("a"), vec![ev("organization.created", "a")]))
+            .unwrap()
+            .unwrap();
+        b(s.create_org(&org("b"), vec![ev("organization.created", "b")]))
+            .unwrap()
+            .unwrap();
+        // A refused write keeps none of its events.
+        assert!(
+            b(s.create_org(&org("a"), vec![ev("organization.created", "a")]))
+                .unwrap()
+                .is_err()
+        );
+        b(
+            s.create_resource("a", Kind::User, &user("u1", "x@y.com"), &[], |_| {
+                vec![ev("user.created", "a"), ev("user.updated", "a")]
+            }),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.event_head().durable(), 4, "acknowledged, so durable");
+        let page = s.events_after(0, 10, usize::MAX, |_, _| true).unwrap();
+        let seqs: Vec<u64> = page.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4]);
+        assert!(!page.more);
+        let only_a = s
+            .events_after(0, 10, usize::MAX, |t, o| o == "a" && t.starts_with("user."))
+            .unwrap();
+        assert_eq!(only_a.events.len(), 2);
+        assert_eq!(only_a.scanned_to, 4);
+        let v: serde_json::Value = serde_json::from_slice(&page.events[2].json).unwrap();
+        assert_eq!(v["cursor"], cursor(3));
+        let limited = s.events_after(1, 2, usize::MAX, |_, _| true).unwrap();
+        assert_eq!(
+            (limited.events.len(), limited.scanned_to, limited.more),
+            (2, 3, true)
+        );
+    }
+    // Reopened: numbering continues.
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    assert_eq!(s.event_head().durable(), 4);
+    b(s.create_org(&org("c"), vec![ev("organization.created", "c")]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.event_head().durable(), 5);
+    assert!(s.check().unwrap().problems.is_empty());
+}
+
+#[test]
+fn trimming_keeps_the_newest_and_numbers_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path(), 8 << 20).unwrap();
+        b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
+        for _ in 0..10 {
+            b(s.update_org("a", |o| {
+                Ok::<_, ()>((o, vec![ev("organization.updated", "a")]))
+            }))
+            .unwrap()
+            .unwrap();
+        }
+        assert_eq!(b(s.trim_events(0, 4, 3)).unwrap(), 3, "a batch at a time");
+        assert_eq!(b(s.trim_events(0, 4, 100)).unwrap(), 3);
+        assert_eq!(b(s.trim_events(0, 4, 100)).unwrap(), 0);
+        assert_eq!(s.event_bounds().unwrap(), Some((7, 10)));
+        assert_eq!(s.events_trimmed_through().unwrap(), 6);
+        // Everything older than now goes by age.
+        let now_ms = (now().unix_timestamp_nanos() / 1_000_000) as u64 + 1;
+        assert_eq!(b(s.trim_events(now_ms, 100, 100)).unwrap(), 4);
+        assert_eq!(s.event_bounds().unwrap(), None);
+        assert!(s.check().unwrap().problems.is_empty());
+    }
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    assert_eq!(
+        s.event_head().durable(),
+        10,
+        "numbers continue after the trimmed ones"
+    );
+    b(s.update_org("a", |o| {
+        Ok::<_, ()>((o, vec![ev("organization.updated", "a")]))
+    }))
+    .unwrap()
+    .unwrap();
+    assert_eq!(s.event_bounds().unwrap(), Some((11, 11)));
 }

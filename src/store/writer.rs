@@ -26,6 +26,7 @@ use sled::IVec;
 use tokio::sync::oneshot;
 
 use super::commit::Committer;
+use super::events::{self, EventHead, NewEvent};
 use super::{Error, Outcome, keys};
 
 /// Most writes applied in one group.
@@ -46,6 +47,7 @@ pub struct Staged<'g> {
     group_loose: &'g Changes,
     own: Changes,
     own_loose: Changes,
+    own_events: Vec<NewEvent>,
 }
 
 impl Staged<'_> {
@@ -85,6 +87,12 @@ impl Staged<'_> {
     /// redo intent, so its bytes are written once, not twice.
     pub fn insert_loose(&mut self, key: impl Into<Vec<u8>>, value: impl Into<IVec>) {
         self.own_loose.insert(key.into(), Some(value.into()));
+    }
+
+    /// Adds a change-feed event to this write: it is numbered and stored in the same atomic
+    /// group as the write's changes, and only if the write succeeds.
+    pub fn emit(&mut self, events: impl IntoIterator<Item = NewEvent>) {
+        self.own_events.extend(events);
     }
 
     /// Removes a key outside the group's atomic changes (see [`Staged::insert_loose`]).
@@ -205,11 +213,17 @@ impl Drop for Writer {
 }
 
 impl Writer {
-    pub fn start(tree: sled::Tree, committer: Arc<Committer>) -> std::io::Result<Writer> {
+    /// Starts the writer; the next event it writes is number `head + 1`, and `head` advances
+    /// as groups with events become durable.
+    pub fn start(
+        tree: sled::Tree,
+        committer: Arc<Committer>,
+        head: Arc<EventHead>,
+    ) -> std::io::Result<Writer> {
         let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
         let thread = thread::Builder::new()
             .name("scimdesk-writer".into())
-            .spawn(move || run(tree, committer, jobs))?;
+            .spawn(move || run(tree, committer, head, jobs))?;
         Ok(Writer {
             queue: Some(queue),
             thread: Some(thread),
@@ -293,8 +307,27 @@ impl Writer {
     }
 }
 
-fn run(tree: sled::Tree, committer: Arc<Committer>, jobs: mpsc::Receiver<Box<dyn Job>>) {
-    let mut seq = next_intent(&tree);
+/// The writer's counters: the next redo intent and the next event number.
+struct Sequences {
+    intent: u64,
+    event: u64,
+}
+
+fn run(
+    tree: sled::Tree,
+    committer: Arc<Committer>,
+    head: Arc<EventHead>,
+    jobs: mpsc::Receiver<Box<dyn Job>>,
+) {
+    let mut seq = Sequences {
+        intent: next_intent(&tree),
+        event: head.durable() + 1,
+    };
+    let ctx = Ctx {
+        tree: &tree,
+        committer: &committer,
+        head,
+    };
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -306,17 +339,17 @@ fn run(tree: sled::Tree, committer: Arc<Committer>, jobs: mpsc::Receiver<Box<dyn
         let mut group: Vec<Box<dyn Job>> = Vec::new();
         for mut job in batch {
             if job.exclusive() {
-                apply(&tree, &committer, std::mem::take(&mut group), &mut seq);
+                apply(&ctx, std::mem::take(&mut group), &mut seq);
                 if let Err(e) = job.prepare(&tree) {
                     job.finish(Err(e));
                     continue;
                 }
-                apply(&tree, &committer, vec![job], &mut seq);
+                apply(&ctx, vec![job], &mut seq);
             } else {
                 group.push(job);
             }
         }
-        apply(&tree, &committer, group, &mut seq);
+        apply(&ctx, group, &mut seq);
     }
 }
 
@@ -329,14 +362,24 @@ fn next_intent(tree: &sled::Tree) -> u64 {
         .map_or(0, |n| n + 1)
 }
 
-/// Runs a group's writes, applies their changes atomically, then has the committer answer each
-/// after its flush.
-fn apply(tree: &sled::Tree, committer: &Committer, mut group: Vec<Box<dyn Job>>, seq: &mut u64) {
+/// What every group is applied with.
+struct Ctx<'a> {
+    tree: &'a sled::Tree,
+    committer: &'a Committer,
+    head: Arc<EventHead>,
+}
+
+/// Runs a group's writes, numbers and stores their events with their changes, applies it all
+/// atomically, then has the committer answer each write after its flush (and move the feed's
+/// durable head past the group's events).
+fn apply(ctx: &Ctx, mut group: Vec<Box<dyn Job>>, seq: &mut Sequences) {
     if group.is_empty() {
         return;
     }
+    let tree = ctx.tree;
     let mut changes = Changes::new();
     let mut loose = Changes::new();
+    let mut events: Vec<NewEvent> = Vec::new();
     let mut failure = None;
     for job in group.iter_mut() {
         let mut staged = Staged {
@@ -345,15 +388,22 @@ fn apply(tree: &sled::Tree, committer: &Committer, mut group: Vec<Box<dyn Job>>,
             group_loose: &loose,
             own: Changes::new(),
             own_loose: Changes::new(),
+            own_events: Vec::new(),
         };
         match job.run(&mut staged) {
             Ok(true) => {
-                let (own, own_loose) = (staged.own, staged.own_loose);
+                let Staged {
+                    own,
+                    own_loose,
+                    own_events,
+                    ..
+                } = staged;
                 for k in own.keys() {
                     loose.remove(k);
                 }
                 changes.extend(own);
                 loose.extend(own_loose);
+                events.extend(own_events);
             }
             Ok(false) => {}
             Err(e) => {
@@ -362,23 +412,55 @@ fn apply(tree: &sled::Tree, committer: &Committer, mut group: Vec<Box<dyn Job>>,
             }
         }
     }
+    let first_event = seq.event;
     let applied = match failure {
         Some(e) => Err(e),
-        None => write_atomically(tree, &changes, seq).and_then(|()| write_loose(tree, &loose)),
+        None => number_events(&mut changes, events, &mut seq.event)
+            .and_then(|()| write_atomically(tree, &changes, &mut seq.intent))
+            .and_then(|()| write_loose(tree, &loose)),
     };
+    let last_event = seq.event - 1;
     match applied {
-        Ok(()) => committer.after_flush(Box::new(move |flushed| {
-            for job in group {
-                job.finish(flushed.clone().map_err(Error::Flush));
-            }
-        })),
+        Ok(()) => {
+            let head = (last_event >= first_event).then(|| ctx.head.clone());
+            ctx.committer.after_flush(Box::new(move |flushed| {
+                if let (Ok(()), Some(head)) = (&flushed, head) {
+                    head.advance(last_event);
+                }
+                for job in group {
+                    job.finish(flushed.clone().map_err(Error::Flush));
+                }
+            }))
+        }
         Err(e) => {
+            // Nothing of the group was written: its numbers are free again.
+            seq.event = first_event;
             tracing::error!(error = %e, "a group of writes failed");
             for job in group {
                 job.finish(Err(e.clone()));
             }
         }
     }
+}
+
+/// Gives each event the next number and stages it with the group's changes.
+fn number_events(
+    changes: &mut Changes,
+    events: Vec<NewEvent>,
+    next: &mut u64,
+) -> Result<(), Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let at = super::now();
+    for e in events {
+        changes.insert(
+            keys::event(*next),
+            Some(IVec::from(events::encode(*next, at, &e)?)),
+        );
+        *next += 1;
+    }
+    Ok(())
 }
 
 fn write_loose(tree: &sled::Tree, loose: &Changes) -> Result<(), Error> {

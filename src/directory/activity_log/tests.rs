@@ -25,14 +25,17 @@ fn org(store: &Store, id: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    rt.block_on(store.create_org(&crate::store::Organization {
-        id: id.into(),
-        name: id.into(),
-        scim_enabled: true,
-        domains: vec![],
-        created: now,
-        updated: now,
-    }))
+    rt.block_on(store.create_org(
+        &crate::store::Organization {
+            id: id.into(),
+            name: id.into(),
+            scim_enabled: true,
+            domains: vec![],
+            created: now,
+            updated: now,
+        },
+        vec![],
+    ))
     .unwrap()
     .unwrap();
 }

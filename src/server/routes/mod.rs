@@ -27,6 +27,8 @@ pub struct State {
 /// What handling a request found out, for its activity record.
 #[derive(Default)]
 pub struct Trace {
+    /// The id of the request's activity record, given to the events its writes make.
+    id: String,
     /// Whether the request will be recorded: describing it is skipped when not.
     recording: bool,
     /// Set once the path names an existing organization: only then is the request recorded.
@@ -54,6 +56,13 @@ pub trait Body:
     type Chunk: bytes::Buf;
 }
 
+impl Trace {
+    /// The activity record events may point to (none when nothing is recorded).
+    fn request(&self) -> Option<&str> {
+        self.recording.then_some(self.id.as_str())
+    }
+}
+
 impl<S, B> Body for S
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin + Send,
@@ -67,6 +76,7 @@ where
 pub async fn handle(state: Arc<State>, req: Request, body: impl Body) -> Reply {
     let started = Instant::now();
     let mut trace = Trace {
+        id: crate::directory::rules::new_resource_id(),
         recording: state.dir.activity().is_enabled(),
         ..Trace::default()
     };
@@ -132,7 +142,7 @@ fn record(
         format!("{}?{}", req.path, req.query)
     };
     state.dir.activity().record(ActivityEvent {
-        id: crate::directory::rules::new_resource_id(),
+        id: trace.id,
         time: crate::store::now(),
         org,
         key_id: trace.key_id,

@@ -108,7 +108,9 @@ pub async fn collection(
     } else if req.method == Method::POST {
         let body = read_json(state, req, body).await?;
         trace.subject = describe::subject_from_body(kind, &body);
-        let out = dir.create_resource(org, kind, &body).await?;
+        let out = dir
+            .create_resource(org, kind, &body, trace.request())
+            .await?;
         describe_write(kind, "created", &out, trace);
         let rendered = dir.render(&org.id, kind, &out.after, &projection(req)?)?;
         let location = dir.location(&org.id, kind, &out.after.id);
@@ -211,7 +213,7 @@ pub async fn one(
     } else if m == Method::PUT {
         let body = read_json(state, req, body).await?;
         let out = dir
-            .replace_resource(org, kind, id, &body, if_match(req)?)
+            .replace_resource(org, kind, id, &body, if_match(req)?, trace.request())
             .await?;
         describe_write(kind, "replaced", &out, trace);
         out.after
@@ -219,7 +221,7 @@ pub async fn one(
         let body = read_json(state, req, body).await?;
         let ops = patch::parse_request(&body)?;
         let out = dir
-            .patch_resource(org, kind, id, &ops, if_match(req)?)
+            .patch_resource(org, kind, id, &ops, if_match(req)?, trace.request())
             .await?;
         describe_write(kind, "updated", &out, trace);
         // A group's PATCH reply leaves members out unless asked for, so a membership change
@@ -229,7 +231,9 @@ pub async fn one(
         }
         out.after
     } else if m == Method::DELETE {
-        let gone = dir.delete_resource(org, kind, id, if_match(req)?).await?;
+        let gone = dir
+            .delete_resource(org, kind, id, if_match(req)?, trace.request())
+            .await?;
         if trace.recording {
             trace.changes = crate::activity::diff(Some(&gone.attrs), None);
         }

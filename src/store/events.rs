@@ -1,0 +1,318 @@
+//! The change feed's events: written by the writer in the same atomic group as the change
+//! that caused them (so never one without the other, across a crash), numbered in commit
+//! order, and read back only up to the durable head (the last event whose group has been
+//! flushed), so a reader never sees an event that a crash could take back.
+//!
+//! A stored event is a small header (version, time in milliseconds, type, organization) and
+//! the event's JSON exactly as the API serves it, so a page is served by copying bytes and
+//! filtered by reading headers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use super::writer::OpResult;
+use super::{Error, Result, Store, keys};
+
+/// An event a write asks for; the writer gives it its number, id and time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub event_type: &'static str,
+    pub org: String,
+    pub data: Value,
+    /// Prior values of the attributes the change changed (updated events only).
+    pub previous: Option<Value>,
+    /// The activity record of the SCIM request that caused it.
+    pub request_id: Option<String>,
+}
+
+/// An event as stored: its number, header fields and served JSON.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub occurred_ms: u64,
+    pub event_type: String,
+    pub org: String,
+    pub json: Vec<u8>,
+}
+
+/// The opaque cursor of event number `seq` (0: before the first event). Cursors sort like the
+/// numbers they stand for.
+pub fn cursor(seq: u64) -> String {
+    format!("{seq:016x}")
+}
+
+pub fn parse_cursor(s: &str) -> Option<u64> {
+    (s.len() == 16
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    .then(|| u64::from_str_radix(s, 16).ok())
+    .flatten()
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    object: &'static str,
+    id: String,
+    cursor: String,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    organization: &'a str,
+    occurred_at: String,
+    data: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous: Option<&'a Value>,
+    request_id: Option<&'a str>,
+}
+
+const VERSION: u8 = 1;
+
+/// The stored form of event `seq`.
+pub(super) fn encode(seq: u64, at: OffsetDateTime, e: &NewEvent) -> Result<Vec<u8>> {
+    let envelope = Envelope {
+        object: "event",
+        id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+        cursor: cursor(seq),
+        event_type: e.event_type,
+        organization: &e.org,
+        occurred_at: crate::util::rfc3339(at),
+        data: &e.data,
+        previous: e.previous.as_ref(),
+        request_id: e.request_id.as_deref(),
+    };
+    let ms = (at.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+    let mut out = Vec::with_capacity(256);
+    out.push(VERSION);
+    out.extend_from_slice(&ms.to_be_bytes());
+    for field in [e.event_type.as_bytes(), e.org.as_bytes()] {
+        let len = u8::try_from(field.len()).map_err(|_| Error::Encode("event header".into()))?;
+        out.push(len);
+        out.extend_from_slice(field);
+    }
+    serde_json::to_writer(&mut out, &envelope).map_err(|e| Error::Encode(e.to_string()))?;
+    Ok(out)
+}
+
+/// (milliseconds, type, organization, JSON) of a stored event.
+fn decode(v: &[u8]) -> Option<(u64, &str, &str, &[u8])> {
+    if *v.first()? != VERSION {
+        return None;
+    }
+    let ms = u64::from_be_bytes(v.get(1..9)?.try_into().ok()?);
+    let mut at = 9;
+    let mut field = || -> Option<&str> {
+        let len = *v.get(at)? as usize;
+        let s = std::str::from_utf8(v.get(at + 1..at + 1 + len)?).ok()?;
+        at += 1 + len;
+        Some(s)
+    };
+    let (t, o) = (field()?, field()?);
+    Some((ms, t, o, v.get(at..)?))
+}
+
+/// Where the feed stands: the number of the last event that is durable, and a channel that
+/// tells waiting readers when it moves.
+pub struct EventHead {
+    durable: AtomicU64,
+    moved: watch::Sender<u64>,
+}
+
+impl EventHead {
+    pub(super) fn new(at: u64) -> EventHead {
+        EventHead {
+            durable: AtomicU64::new(at),
+            moved: watch::Sender::new(at),
+        }
+    }
+
+    /// Called after a flush that covered events up to `seq`.
+    pub(super) fn advance(&self, seq: u64) {
+        let before = self.durable.fetch_max(seq, Ordering::AcqRel);
+        if seq > before {
+            self.moved.send_replace(seq);
+        }
+    }
+
+    pub fn durable(&self) -> u64 {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// A receiver that sees every advance from now on.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.moved.subscribe()
+    }
+}
+
+/// A page of the feed.
+#[derive(Debug, Default)]
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    /// The last event number looked at (matching or not); the next page starts after it.
+    pub scanned_to: u64,
+    /// Whether durable events after `scanned_to` exist.
+    pub more: bool,
+}
+
+impl Store {
+    /// The feed's durable head and its watch.
+    pub fn event_head(&self) -> &EventHead {
+        &self.inner.head
+    }
+
+    /// The highest event number removed by retention (0: none).
+    pub fn events_trimmed_through(&self) -> Result<u64> {
+        Ok(self
+            .tree()
+            .get(keys::events_trimmed())?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    /// The oldest retained event's number and the newest's, if any.
+    pub fn event_bounds(&self) -> Result<Option<(u64, u64)>> {
+        let mut range = self.tree().scan_prefix(keys::all_events()).keys();
+        let first = match range.next() {
+            Some(k) => keys::parse_event(&k?),
+            None => return Ok(None),
+        };
+        let last = match range.next_back() {
+            Some(k) => keys::parse_event(&k?),
+            None => first,
+        };
+        Ok(first.zip(last))
+    }
+
+    /// Up to `limit` durable events after number `after` that `wanted(type, org)` accepts,
+    /// looking at no more than `scan` events.
+    pub fn events_after(
+        &self,
+        after: u64,
+        limit: usize,
+        scan: usize,
+        wanted: impl Fn(&str, &str) -> bool,
+    ) -> Result<EventPage> {
+        let head = self.event_head().durable();
+        let mut page = EventPage {
+            scanned_to: after,
+            ..Default::default()
+        };
+        if after >= head {
+            return Ok(page);
+        }
+        let end = keys::event(head);
+        let mut looked = 0;
+        for item in self.tree().range(keys::event(after + 1)..=end) {
+            let (k, v) = item?;
+            let Some(seq) = keys::parse_event(&k) else {
+                break;
+            };
+            let (ms, t, o, json) = decode(&v).ok_or_else(|| Error::Corrupt {
+                key: format!("event {seq}"),
+                reason: "unreadable event".into(),
+            })?;
+            page.scanned_to = seq;
+            looked += 1;
+            if wanted(t, o) {
+                page.events.push(StoredEvent {
+                    seq,
+                    occurred_ms: ms,
+                    event_type: t.to_string(),
+                    org: o.to_string(),
+                    json: json.to_vec(),
+                });
+            }
+            if page.events.len() >= limit || looked >= scan {
+                break;
+            }
+        }
+        page.more = page.scanned_to < head;
+        Ok(page)
+    }
+
+    /// Removes the oldest events: those older than `cutoff_ms`, and the oldest beyond `keep`,
+    /// at most `batch` per call, through the writer (a small write that never holds up SCIM
+    /// writes for long). Returns how many went.
+    pub async fn trim_events(&self, cutoff_ms: u64, keep: u64, batch: usize) -> Result<usize> {
+        let Some((first, last)) = self.event_bounds()? else {
+            return Ok(0);
+        };
+        let total = last - first + 1;
+        let mut doomed = Vec::new();
+        for item in self.tree().scan_prefix(keys::all_events()).take(batch) {
+            let (k, v) = item?;
+            let Some(seq) = keys::parse_event(&k) else {
+                break;
+            };
+            let over = total.saturating_sub(keep) > seq - first;
+            let old = decode(&v).is_some_and(|(ms, ..)| ms < cutoff_ms);
+            if !over && !old {
+                break;
+            }
+            doomed.push(seq);
+        }
+        let Some(&through) = doomed.last() else {
+            return Ok(0);
+        };
+        let n = doomed.len();
+        let outcome: OpResult<(), ()> = self
+            .writer()
+            .write(move |st| {
+                for seq in doomed {
+                    st.remove(keys::event(seq))?;
+                }
+                st.insert(keys::events_trimmed(), through.to_be_bytes().to_vec())?;
+                Ok(Ok(()))
+            })
+            .await;
+        outcome?.map_err(|_| Error::Stopped)?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_sort_like_numbers_and_parse_strictly() {
+        assert!(cursor(9) < cursor(10) && cursor(255) < cursor(256));
+        assert_eq!(parse_cursor(&cursor(12345)), Some(12345));
+        for bad in [
+            "",
+            "12",
+            "000000000000000G",
+            "000000000000000A",
+            "0000000000000000a",
+        ] {
+            assert_eq!(parse_cursor(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn stored_events_keep_header_and_json() {
+        let e = NewEvent {
+            event_type: "user.created",
+            org: "acme".into(),
+            data: serde_json::json!({"id": "u1"}),
+            previous: None,
+            request_id: Some("r1".into()),
+        };
+        let at = time::macros::datetime!(2026-12-03 10:00:00.123 UTC);
+        let bytes = encode(7, at, &e).unwrap();
+        let (ms, t, o, json) = decode(&bytes).unwrap();
+        assert_eq!((t, o), ("user.created", "acme"));
+        assert_eq!(ms as i128, at.unix_timestamp_nanos() / 1_000_000);
+        let v: Value = serde_json::from_slice(json).unwrap();
+        assert_eq!(v["object"], "event");
+        assert_eq!(v["cursor"], cursor(7));
+        assert_eq!(v["type"], "user.created");
+        assert_eq!(v["occurred_at"], "2026-12-03T10:00:00.123Z");
+        assert_eq!(v["data"]["id"], "u1");
+        assert_eq!(v["request_id"], "r1");
+        assert!(v.get("previous").is_none());
+        assert!(v["id"].as_str().unwrap().starts_with("evt_"));
+    }
+}
