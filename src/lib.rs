@@ -5,12 +5,14 @@
 //! Nothing imports `cli`; only `store` names sled. See ARCHITECTURE.md.
 
 pub mod activity;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod directory;
 pub mod scim;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod tui;
 pub mod util;

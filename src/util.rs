@@ -1,4 +1,4 @@
-//! Small shared helpers: time formatting for people and for SCIM.
+//! Small shared helpers: time formatting for people and for SCIM, and query strings.
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -30,6 +30,24 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 /// Parses an RFC 3339 instant.
 pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+/// Decodes an `application/x-www-form-urlencoded` query string into pairs; None when a part is
+/// not UTF-8 once decoded.
+pub fn query_pairs(raw: &str) -> Option<Vec<(String, String)>> {
+    let decode = |s: &str| -> Option<String> {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
+    };
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((decode(k)?, decode(v)?))
+        })
+        .collect()
 }
 
 #[cfg(test)]

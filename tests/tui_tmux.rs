@@ -81,7 +81,7 @@ fn provision_a_user_through_the_dashboard() {
     // Port 0: the dashboard shows the port it got, and the test reads it off the screen.
     std::fs::write(
         &config,
-        "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://scim.test\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = 8\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://scim.test\"\n[api]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = 8\n",
     )
     .unwrap();
     let tmux = Tmux {

@@ -129,7 +129,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = {}\n[activity]\nenabled = {}\nmax_records_per_org = {}\n",
+                "[server]\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = {}\n[activity]\nenabled = {}\nmax_records_per_org = {}\n",
                 opts.cache_mb, opts.activity, opts.max_records_per_org
             ),
         )

@@ -53,6 +53,46 @@ pub enum Command {
     /// Manage an organization's SCIM API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage application keys: what the vendor's application reads the API with.
+    #[command(subcommand, name = "app-key")]
+    AppKey(AppKeyCommand),
+    /// Print the change feed (one event per line; with --json, the events' JSON).
+    Events(EventsArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AppKeyCommand {
+    /// Issue an application key; its secret is printed once.
+    Issue {
+        #[arg(long)]
+        name: String,
+        /// Scope it to one organization (default: it reads every organization).
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// List application keys (never their secrets).
+    List,
+    /// Revoke an application key permanently.
+    Revoke { id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Only this organization.
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Only these types: `user.*,group.user_added`.
+    #[arg(long = "type")]
+    pub types: Option<String>,
+    /// Start after this cursor (`now`: only new events); default: the oldest retained.
+    #[arg(long)]
+    pub after: Option<String>,
+    /// At most this many events (without --follow).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Keep printing new events as they are committed.
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Args, Debug)]

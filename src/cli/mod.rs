@@ -4,10 +4,12 @@
 //! this module.
 
 mod activity;
+mod app_keys;
 mod args;
 mod keys;
 mod orgs;
 mod output;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -103,18 +105,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.global.json;
     runtime.block_on(async move {
         match cli.command {
-            None => crate::tui::run(config).await.map_err(|e| Failure {
-                code: e.code(),
-                message: e.to_string(),
-            }),
-            Some(Command::Serve { log_activity }) => {
-                Ok(crate::server::run(config, log_activity, json).await?)
-            }
+            None => serve::dashboard(config).await,
+            Some(Command::Serve { log_activity }) => serve::serve(config, log_activity, json).await,
             Some(Command::Activity(args)) => activity::run(config, args, json).await,
             Some(Command::Check) => activity::check(operate(config)?.as_ref(), json).await,
             Some(Command::Org(cmd)) => orgs::org(operate(config)?.as_ref(), cmd, json).await,
             Some(Command::Domain(cmd)) => orgs::domain(operate(config)?.as_ref(), cmd, json).await,
             Some(Command::Key(cmd)) => keys::key(operate(config)?.as_ref(), cmd, json).await,
+            Some(Command::AppKey(cmd)) => {
+                app_keys::app_key(operate(config)?.as_ref(), cmd, json).await
+            }
+            Some(Command::Events(args)) => {
+                app_keys::events(operate(config)?.as_ref(), args, json).await
+            }
         }
     })
 }

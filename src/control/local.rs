@@ -6,14 +6,17 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use super::{
-    ActivityFeed, Control, FeedItem, IssuedKey, KeyInfo, MEMBER_PAGE, OrgDetail, OrgSummary,
+    ActivityFeed, AppKeyInfo, Control, Error, ErrorKind, EventBatch, EventQuery, FeedItem,
+    FeedSummary, IssuedAppKey, IssuedKey, KeyInfo, MEMBER_PAGE, OrgDetail, OrgSummary,
     ResourceDetail, ResourceRow, Result, search_filter,
 };
 use crate::activity::{ActivityEvent, ActivityQuery, Outcome};
+use crate::directory::feed;
 use crate::directory::{CheckReport, Directory, Organization};
 use crate::scim::list::ListParams;
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
+use crate::store::{cursor, parse_cursor};
 
 /// The operator's operations on a directory opened by this process.
 #[derive(Clone)]
@@ -306,5 +309,80 @@ impl Control for Local {
 
     async fn check(&self) -> Result<CheckReport> {
         Ok(self.dir.check()?)
+    }
+
+    async fn issue_app_key(&self, name: &str, org: Option<&str>) -> Result<IssuedAppKey> {
+        let issued = self.dir.issue_app_key(name, org).await?;
+        Ok(IssuedAppKey {
+            key: AppKeyInfo::from(&issued.key),
+            secret: issued.secret,
+        })
+    }
+
+    async fn list_app_keys(&self) -> Result<Vec<AppKeyInfo>> {
+        Ok(self
+            .dir
+            .list_app_keys()?
+            .iter()
+            .map(AppKeyInfo::from)
+            .collect())
+    }
+
+    async fn revoke_app_key(&self, id: &str) -> Result<AppKeyInfo> {
+        Ok(AppKeyInfo::from(&self.dir.revoke_app_key(id).await?))
+    }
+
+    async fn events(&self, q: &EventQuery) -> Result<EventBatch> {
+        let types = match q.types.as_deref() {
+            Some(t) => feed::parse_type_filter(t).map_err(|m| Error::new(ErrorKind::Invalid, m))?,
+            None => Vec::new(),
+        };
+        let bounds = self.dir.feed_bounds()?;
+        let after = match q.after.as_deref() {
+            None => bounds.trimmed_through,
+            Some("now") => bounds.head,
+            Some(c) => parse_cursor(c).ok_or_else(|| {
+                Error::new(ErrorKind::Invalid, format!("{c:?} is not an event cursor"))
+            })?,
+        };
+        if after < bounds.trimmed_through {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                "the events after this cursor are past retention",
+            ));
+        }
+        let org = q.org.clone();
+        let wanted = move |t: &str, o: &str| {
+            org.as_deref().is_none_or(|w| w == o) && feed::type_matches(&types, t)
+        };
+        let page = self
+            .dir
+            .wait_events(
+                after,
+                q.limit.clamp(1, 1000),
+                100_000,
+                wanted,
+                std::time::Duration::from_secs(q.wait.min(60)),
+            )
+            .await?;
+        let next = page.events.last().map_or(page.scanned_to, |e| e.seq);
+        Ok(EventBatch {
+            has_more: page.more || next < page.scanned_to,
+            next_cursor: cursor(next),
+            events: page
+                .events
+                .iter()
+                .filter_map(|e| serde_json::from_slice(&e.json).ok())
+                .collect(),
+        })
+    }
+
+    async fn feed_summary(&self, org: &str) -> Result<FeedSummary> {
+        Ok(FeedSummary {
+            head: cursor(self.dir.feed_bounds()?.head),
+            org_events_last_hour: self
+                .dir
+                .count_events_since(org, crate::store::now() - time::Duration::hours(1))?,
+        })
     }
 }

@@ -106,6 +106,77 @@ pub struct IssuedKey {
     pub scim_base_url: String,
 }
 
+/// An application key as operators see it: everything but the digest of its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppKeyInfo {
+    pub id: String,
+    pub name: String,
+    /// The one organization it reads; None: every organization.
+    pub org: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub last_used: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub revoked: Option<OffsetDateTime>,
+}
+
+impl AppKeyInfo {
+    pub fn is_active(&self) -> bool {
+        self.revoked.is_none()
+    }
+}
+
+impl From<&crate::directory::AppKey> for AppKeyInfo {
+    fn from(k: &crate::directory::AppKey) -> AppKeyInfo {
+        AppKeyInfo {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            org: k.org.clone(),
+            created: k.created,
+            last_used: k.last_used,
+            revoked: k.revoked,
+        }
+    }
+}
+
+/// An application key just issued: its secret, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuedAppKey {
+    pub key: AppKeyInfo,
+    pub secret: String,
+}
+
+/// Which events to read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EventQuery {
+    pub org: Option<String>,
+    /// A type filter: `user.*,group.user_added` (empty: every type).
+    pub types: Option<String>,
+    /// A cursor, or `now`; None: from the oldest retained.
+    pub after: Option<String>,
+    pub limit: usize,
+    /// Seconds to wait for a first matching event.
+    pub wait: u64,
+}
+
+/// A page of the change feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventBatch {
+    /// The events exactly as the application API serves them.
+    pub events: Vec<Value>,
+    pub next_cursor: String,
+    pub has_more: bool,
+}
+
+/// An organization's part of the change feed, for its screen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeedSummary {
+    /// The feed's head: the cursor of the newest durable event.
+    pub head: String,
+    pub org_events_last_hour: usize,
+}
+
 /// One line of the organizations table.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrgSummary {
@@ -229,6 +300,14 @@ pub trait Control: Send + Sync {
 
     /// Reads the whole store and reports every inconsistency.
     async fn check(&self) -> Result<CheckReport>;
+
+    async fn issue_app_key(&self, name: &str, org: Option<&str>) -> Result<IssuedAppKey>;
+    async fn list_app_keys(&self) -> Result<Vec<AppKeyInfo>>;
+    async fn revoke_app_key(&self, id: &str) -> Result<AppKeyInfo>;
+
+    /// A page of the change feed (waiting up to `query.wait` seconds for a first event).
+    async fn events(&self, query: &EventQuery) -> Result<EventBatch>;
+    async fn feed_summary(&self, org: &str) -> Result<FeedSummary>;
 }
 
 /// A plain word becomes a filter over the usual name attributes; anything that parses as a

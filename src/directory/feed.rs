@@ -32,6 +32,38 @@ pub const EVENT_TYPES: &[&str] = &[
     "organization.key_revoked",
 ];
 
+/// Parses an event type filter: comma-separated names (`user.created`) or families
+/// (`user.*`); every one must name a type that exists.
+pub fn parse_type_filter(text: &str) -> Result<Vec<String>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let known = match t.strip_suffix(".*") {
+                Some(f) => EVENT_TYPES.iter().any(|e| e.starts_with(&format!("{f}."))),
+                None => EVENT_TYPES.contains(&t),
+            };
+            if known {
+                Ok(t.to_string())
+            } else {
+                Err(format!(
+                    "unknown event type {t:?}: use names like user.created or families like user.*"
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Whether a filter from [`parse_type_filter`] takes events of type `t` (an empty one takes
+/// every type).
+pub fn type_matches(filter: &[String], t: &str) -> bool {
+    filter.is_empty()
+        || filter.iter().any(|want| match want.strip_suffix('*') {
+            Some(prefix) => t.starts_with(prefix),
+            None => want == t,
+        })
+}
+
 /// An organization as the application API shows it.
 pub fn org_view(org: &Organization) -> Value {
     json!({
@@ -380,6 +412,17 @@ mod tests {
             types(&resource_written("acme", ResourceKind::User, &back, None)),
             ["user.reactivated"]
         );
+    }
+
+    #[test]
+    fn type_filters_take_names_and_families() {
+        let t = parse_type_filter("user.*, group.user_added").unwrap();
+        assert!(type_matches(&t, "user.deactivated"));
+        assert!(type_matches(&t, "group.user_added"));
+        assert!(!type_matches(&t, "group.user_removed"));
+        assert!(type_matches(&[], "anything"));
+        assert!(parse_type_filter("users.*").is_err());
+        assert!(parse_type_filter("user.create").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! write is durable (group commit).
 
 pub mod activity_log;
+mod app;
 mod credentials;
 mod error;
 pub mod feed;
@@ -14,9 +15,11 @@ pub mod rules;
 
 use std::sync::Arc;
 
+pub use crate::store::{AppKey, EventPage, StoredEvent};
 pub use crate::store::{
     CheckReport, IndexEntries, MembershipReport, Organization, ResourceRecord, ScimKey,
 };
+pub use app::{FeedBounds, IssuedAppKey};
 pub use credentials::IssuedKey;
 pub use error::{AuthFailure, Error, Result};
 pub use query::Page;

@@ -121,6 +121,22 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// The prefix of an application key's secret.
+pub const APP_SECRET_PREFIX: &str = "scimdesk_app_";
+
+/// A new application key secret: the prefix and 256 bits of OS randomness.
+pub fn new_app_secret() -> String {
+    format!(
+        "{APP_SECRET_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+    )
+}
+
+/// A short public application key id such as `appkey_3f9a1c0b7d2e`.
+pub fn new_app_key_id() -> String {
+    format!("appkey_{}", hex::encode(random_bytes::<6>()))
+}
+
 /// A short public key id such as `key_3f9a1c0b7d2e`.
 pub fn new_key_id() -> String {
     format!("key_{}", hex::encode(random_bytes::<6>()))
@@ -138,7 +154,10 @@ pub fn digests_match(a: &str, b: &str) -> bool {
 
 /// True for strings shaped like a secret this program issues (prefix and 43 base64url chars).
 pub fn looks_like_secret(s: &str) -> bool {
-    s.strip_prefix(SECRET_PREFIX).is_some_and(|rest| {
+    let rest = s
+        .strip_prefix(APP_SECRET_PREFIX)
+        .or_else(|| s.strip_prefix(SECRET_PREFIX));
+    rest.is_some_and(|rest| {
         rest.len() == 43
             && rest
                 .bytes()

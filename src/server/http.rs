@@ -140,20 +140,8 @@ pub fn parse_json(body: &[u8]) -> Result<Value, ScimError> {
 
 /// Decodes an `application/x-www-form-urlencoded` query string.
 pub fn parse_query(raw: &str) -> Result<Vec<(String, String)>, ScimError> {
-    let decode = |s: &str| -> Result<String, ScimError> {
-        let plus = s.replace('+', " ");
-        percent_encoding::percent_decode_str(&plus)
-            .decode_utf8()
-            .map(|c| c.into_owned())
-            .map_err(|_| ScimError::invalid_value("the query string is not valid UTF-8"))
-    };
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Ok((decode(k)?, decode(v)?))
-        })
-        .collect()
+    crate::util::query_pairs(raw)
+        .ok_or_else(|| ScimError::invalid_value("the query string is not valid UTF-8"))
 }
 
 /// Decodes one path segment; None when it is not UTF-8.

@@ -1,5 +1,5 @@
-//! The SCIM HTTP server: binding, the warp filter around [`routes`], graceful shutdown, and
-//! the `serve` job. Errors become HTTP replies here and nowhere below.
+//! The SCIM HTTP server: binding, the warp filter around [`routes`], graceful shutdown and
+//! logging setup. Errors become HTTP replies here and nowhere below.
 
 pub mod error;
 pub mod http;
@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use warp::Filter;
 
-use crate::config::Config;
 use crate::directory::Directory;
 use error::ApiError;
 
@@ -119,48 +118,4 @@ pub fn init_logging() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-/// Prints every activity record to stdout as it happens (`serve --log-activity`).
-fn print_activity(dir: &Directory, json: bool) {
-    let mut feed = dir.activity().subscribe();
-    tokio::spawn(async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            match feed.recv().await {
-                Ok(e) if json => println!("{}", serde_json::to_string(&*e).unwrap_or_default()),
-                Ok(e) => println!("{}", crate::activity::one_line(&e)),
-                Err(RecvError::Lagged(n)) => {
-                    println!("... {n} records not shown here (they are stored)")
-                }
-                Err(RecvError::Closed) => break,
-            }
-        }
-    });
-}
-
-/// `scimdesk serve`: serves until SIGINT or SIGTERM, then flushes the store.
-pub async fn run(config: Config, log_activity: bool, json: bool) -> Result<(), ServeError> {
-    init_logging();
-    let addr = config.server.listen;
-    let public = config.server.public_url.clone();
-    let dir = Directory::open(config)?;
-    let listener = bind(addr).map_err(ServeError::Bind)?;
-    if log_activity {
-        print_activity(&dir, json);
-    }
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    eprintln!(
-        "scimdesk: serving SCIM on http://{local} (base URLs: {public}/scim/v2/<organization>); Ctrl-C stops"
-    );
-    serve(dir.clone(), listener, shutdown_signal()).await;
-    tracing::debug!("stopping: requests finished, storing activity and flushing");
-    if let Err(e) = dir.close().await {
-        tracing::error!(error = %e, "final flush failed");
-    }
-    eprintln!("scimdesk: stopped; the store is flushed");
-    Ok(())
 }

@@ -232,6 +232,23 @@ impl Store {
         Ok(page)
     }
 
+    /// How many events newer than `since_ms` `wanted(org)` accepts (reads back from the newest).
+    pub fn count_events_since(
+        &self,
+        since_ms: u64,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<usize> {
+        let mut n = 0;
+        for item in self.tree().scan_prefix(keys::all_events()).rev() {
+            let (_, v) = item?;
+            match decode(&v) {
+                Some((ms, _, o, _)) if ms >= since_ms => n += usize::from(wanted(o)),
+                _ => break,
+            }
+        }
+        Ok(n)
+    }
+
     /// Removes the oldest events: those older than `cutoff_ms`, and the oldest beyond `keep`,
     /// at most `batch` per call, through the writer (a small write that never holds up SCIM
     /// writes for long). Returns how many went.

@@ -61,6 +61,34 @@ impl Store {
             .collect()
     }
 
+    /// Up to `take` of a group's member ids after the user id `after`, in id order.
+    pub fn members_after(
+        &self,
+        org: &str,
+        group: &str,
+        after: Option<&str>,
+        take: usize,
+    ) -> Result<Vec<String>> {
+        let prefix = keys::members_of(org, group);
+        let start = match after {
+            Some(user) => {
+                let mut k = keys::member(org, group, user);
+                k.push(0); // the smallest key after `user`
+                k
+            }
+            None => prefix.clone(),
+        };
+        let mut out = Vec::new();
+        for k in self.tree().range(start..).keys() {
+            let k = k?;
+            if !k.starts_with(&prefix) || out.len() >= take {
+                break;
+            }
+            out.push(keys::last_part(&k));
+        }
+        Ok(out)
+    }
+
     pub fn is_member(&self, org: &str, group: &str, user: &str) -> Result<bool> {
         Ok(self.tree().contains_key(keys::member(org, group, user))?)
     }

@@ -1,7 +1,6 @@
 //! The terminal dashboard: state (`app`, `views`, `dialogs`), the one keymap (`keymap`),
 //! loading through the operator's operations (`load`), the event loop (`event`) and drawing
-//! (`screens`). With no server running, `scimdesk` runs the SCIM server in this process and
-//! the dashboard beside it.
+//! (`screens`). It reads and writes only through [`Control`].
 
 pub mod app;
 pub mod dialogs;
@@ -15,72 +14,40 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Config;
-use crate::control::Local;
-use crate::directory::Directory;
+use crate::control::Control;
 use app::App;
 
 /// Time between frames (at most ~30 per second).
 pub const FRAME: Duration = Duration::from_millis(33);
 
-/// Why the dashboard did not run.
+/// Why the dashboard cannot run here.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(
-        "the dashboard needs a terminal (stdin and stdout are not one): run `scimdesk serve` to serve SCIM without it"
-    )]
-    NoTerminal,
-    #[error(transparent)]
-    Open(#[from] crate::directory::Error),
-    #[error("{0}")]
-    Bind(String),
-    #[error("dashboard error: {0}")]
-    Terminal(#[from] std::io::Error),
-}
+#[error(
+    "the dashboard needs a terminal (stdin and stdout are not one): run `scimdesk serve` to serve SCIM without it"
+)]
+pub struct NoTerminal;
 
-impl RunError {
-    /// The process exit code: 2 for usage and configuration mistakes, 1 otherwise.
-    pub fn code(&self) -> u8 {
-        match self {
-            RunError::NoTerminal | RunError::Bind(_) => 2,
-            RunError::Open(_) | RunError::Terminal(_) => 1,
-        }
+pub fn require_terminal() -> Result<(), NoTerminal> {
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        Ok(())
+    } else {
+        Err(NoTerminal)
     }
 }
 
-/// `scimdesk` with no subcommand: serve SCIM and run the dashboard.
-pub async fn run(config: Config) -> Result<(), RunError> {
-    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-        return Err(RunError::NoTerminal);
-    }
-    let log_path = config.store.data_dir.join("scimdesk.log");
-    let addr = config.server.listen;
-    let dir = Directory::open(config)?;
-    log_to_file(&log_path);
-    let listener = crate::server::bind(addr).map_err(RunError::Bind)?;
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::server::serve(dir.clone(), listener, async {
-        let _ = stopped.await;
-    }));
-    let ops = Arc::new(Local::new(dir.clone(), format!("serving on {local}")));
+/// Runs the dashboard over `ops` until the operator quits. `listen` is where SCIM is served,
+/// for the top bar.
+pub async fn run(ops: Arc<dyn Control>, listen: String) -> std::io::Result<()> {
     let mut terminal = ratatui::try_init()?;
-    let mut app = App::new(ops, local);
+    let mut app = App::new(ops, listen);
     app.load().await;
     let result = event::run(&mut terminal, app).await;
     ratatui::restore();
-    let _ = stop.send(());
-    let _ = server.await;
-    if let Err(e) = dir.close().await {
-        tracing::error!(error = %e, "final flush failed");
-    }
-    Ok(result?)
+    result
 }
 
-fn log_to_file(path: &std::path::Path) {
+/// Sends logs to a file while the dashboard owns the terminal.
+pub fn log_to_file(path: &std::path::Path) {
     let Ok(file) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

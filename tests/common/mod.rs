@@ -15,12 +15,13 @@ use serde_json::Value;
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The application API.
+    pub api: SocketAddr,
     pub dir: Directory,
     pub data: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     rt: Option<tokio::runtime::Runtime>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    service: Option<scimdesk::service::Service>,
 }
 
 /// An organization with SCIM on, a domain and a key.
@@ -65,26 +66,21 @@ impl TestServer {
             .build()
             .unwrap();
         let dir = Directory::open(config(&data)).unwrap();
-        let listener = rt
-            .block_on(async { scimdesk::server::bind("127.0.0.1:0".parse().unwrap()) })
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = dir.clone();
-        let task = rt.spawn(async move {
-            scimdesk::server::serve(serving, listener, async {
-                let _ = stopped.await;
+        let service = rt
+            .block_on(async {
+                let scim = scimdesk::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                let api = scimdesk::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                scimdesk::service::Service::start_on(dir.clone(), scim, Some(api))
             })
-            .await
-        });
+            .unwrap();
         TestServer {
-            addr,
+            addr: service.scim_addr,
+            api: service.api_addr.unwrap(),
             dir,
             data,
             _tmp: None,
             rt: Some(rt),
-            stop: Some(stop),
-            task: Some(task),
+            service: Some(service),
         }
     }
 
@@ -111,11 +107,8 @@ impl TestServer {
 
     /// Stops the server gracefully and releases the store.
     pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let (Some(task), Some(rt)) = (self.task.take(), self.rt.as_ref()) {
-            rt.block_on(task).unwrap();
+        if let (Some(service), Some(rt)) = (self.service.take(), self.rt.as_ref()) {
+            rt.block_on(service.shutdown());
         }
     }
 
@@ -415,7 +408,7 @@ impl Installation {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.toml"),
-            format!("[server]\nlisten = \"{listen}\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = 16\n"),
+            format!("[server]\nlisten = \"{listen}\"\n[api]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = 16\n"),
         )
         .unwrap();
         Installation { dir }
