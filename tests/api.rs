@@ -354,3 +354,218 @@ fn bad_parameters_are_400s_naming_the_parameter() {
     assert_eq!(reader.get("/api/v1/nope").status, 404);
     assert_eq!(reader.send("POST", "/api/v1/events", None, &[]).status, 405);
 }
+
+#[test]
+fn eight_concurrent_writers_get_one_total_order_with_every_write_once() {
+    let s = TestServer::start();
+    let t = s.tenant("acme", &["acme.com"]);
+    let reader = api(&s, &app_key(&s, None));
+    let (_, head) = drain(&reader, "", "");
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let c = s.client(&t);
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                for i in 0..25 {
+                    let id = create_user(&c, &format!("w{w}-{i}@acme.com"));
+                    let r = c.patch(
+                        &format!("/Users/{id}"),
+                        &patch_ops(
+                            json!([{"op": "replace", "path": "title", "value": format!("t{i}")}]),
+                        ),
+                    );
+                    assert_eq!(r.status, 200);
+                    mine.push(id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let acked: Vec<String> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    let (events, _) = drain(&reader, "", &head);
+    assert_eq!(
+        events.len(),
+        acked.len() * 2,
+        "one event per write, none lost or doubled"
+    );
+    let cursors: Vec<&str> = events
+        .iter()
+        .map(|e| e["cursor"].as_str().unwrap())
+        .collect();
+    assert!(
+        cursors.windows(2).all(|w| w[0] < w[1]),
+        "strictly increasing"
+    );
+    for id in &acked {
+        let mine: Vec<&str> = events
+            .iter()
+            .filter(|e| e["data"]["id"] == id.as_str())
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            mine,
+            ["user.created", "user.updated"],
+            "{id}: in acknowledgement order"
+        );
+    }
+}
+
+/// Walks every user page by page with `limit` while writes happen; returns the ids seen.
+fn walk_users(reader: &Client, limit: usize) -> (Vec<String>, String) {
+    let mut ids = Vec::new();
+    let mut after = String::new();
+    let mut events_cursor = None;
+    loop {
+        let q = if after.is_empty() {
+            String::new()
+        } else {
+            format!("&after={after}")
+        };
+        let r = reader.get(&format!(
+            "/api/v1/organizations/acme/users?limit={limit}{q}"
+        ));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let v = r.json();
+        events_cursor.get_or_insert_with(|| v["events_cursor"].as_str().unwrap().to_string());
+        ids.extend(
+            v["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["id"].as_str().unwrap().to_string()),
+        );
+        match v["next_cursor"].as_str() {
+            Some(c) => after = c.to_string(),
+            None => return (ids, events_cursor.unwrap()),
+        }
+    }
+}
+
+#[test]
+fn paging_is_stable_while_writes_happen() {
+    let s = TestServer::start();
+    let t = s.tenant("acme", &["acme.com"]);
+    let c = s.client(&t);
+    let stable: Vec<String> = (0..60)
+        .map(|i| create_user(&c, &format!("s{i}@acme.com")))
+        .collect();
+    let churn_ids: Vec<String> = (0..30)
+        .map(|i| create_user(&c, &format!("c{i}@acme.com")))
+        .collect();
+    let reader = api(&s, &app_key(&s, Some("acme")));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let (c, stop) = (c.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            let mut victims = churn_ids.into_iter();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                create_user(&c, &format!("new{n}@acme.com"));
+                if let Some(v) = victims.next() {
+                    assert_eq!(c.delete(&format!("/Users/{v}")).status, 204);
+                }
+                n += 1;
+            }
+        })
+    };
+    for _ in 0..5 {
+        let (seen, _) = walk_users(&reader, 7);
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), seen.len(), "no user twice in one walk");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "in id order");
+        for id in &stable {
+            assert!(
+                seen.contains(id),
+                "a user that existed throughout was skipped"
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().unwrap();
+}
+
+#[test]
+fn reading_everything_then_following_the_feed_misses_nothing() {
+    let s = TestServer::start();
+    let t = s.tenant("acme", &["acme.com"]);
+    let c = s.client(&t);
+    let reader = api(&s, &app_key(&s, Some("acme")));
+    for round in 0..3 {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let (c, stop) = (c.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut live: Vec<String> = Vec::new();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 30 {
+                    match n % 3 {
+                        0 | 1 => live.push(create_user(&c, &format!("r{round}n{n}@acme.com"))),
+                        _ => {
+                            let id = live.remove(0);
+                            if n % 2 == 0 {
+                                assert_eq!(c.delete(&format!("/Users/{id}")).status, 204);
+                            } else {
+                                let r = c.patch(
+                                    &format!("/Users/{id}"),
+                                    &patch_ops(json!([{"op": "replace", "path": "displayName", "value": format!("D{n}")}])),
+                                );
+                                assert_eq!(r.status, 200);
+                                live.push(id);
+                            }
+                        }
+                    }
+                    n += 1;
+                }
+            })
+        };
+        // The application: a full read, then the feed from the read's events_cursor.
+        std::thread::sleep(Duration::from_millis(20));
+        let mut state = std::collections::BTreeMap::new();
+        let mut after = String::new();
+        let mut events_cursor = None;
+        loop {
+            let q = if after.is_empty() {
+                String::new()
+            } else {
+                format!("&after={after}")
+            };
+            let v = reader
+                .get(&format!("/api/v1/organizations/acme/users?limit=5{q}"))
+                .json();
+            events_cursor.get_or_insert_with(|| v["events_cursor"].as_str().unwrap().to_string());
+            for u in v["data"].as_array().unwrap() {
+                state.insert(u["id"].as_str().unwrap().to_string(), u.clone());
+            }
+            match v["next_cursor"].as_str() {
+                Some(next) => after = next.to_string(),
+                None => break,
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        churn.join().unwrap();
+        let (events, _) = drain(&reader, "&type=user.*", &events_cursor.unwrap());
+        for e in events {
+            let id = e["data"]["id"].as_str().unwrap().to_string();
+            if e["type"] == "user.deleted" {
+                state.remove(&id);
+            } else {
+                state.insert(id, e["data"].clone());
+            }
+        }
+        // The application's copy equals the directory.
+        let (truth, _) = walk_users(&reader, 1000);
+        let mine: Vec<&String> = state.keys().collect();
+        assert_eq!(mine, truth.iter().collect::<Vec<_>>(), "round {round}");
+        for id in &truth {
+            let now = reader
+                .get(&format!("/api/v1/organizations/acme/users/{id}"))
+                .json();
+            assert_eq!(state[id], now, "round {round}: {id} differs");
+        }
+    }
+}

@@ -45,6 +45,11 @@ fn acknowledged_writes_survive_sigkill_and_indexes_agree() {
     ] {
         assert!(setup.run(args).status.success());
     }
+    let app = setup.run(&["--json", "app-key", "issue", "--name", "crash"]);
+    let app_secret = serde_json::from_slice::<serde_json::Value>(&app.stdout).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let key = setup.run(&["key", "issue", "acme", "--json"]);
     let secret = serde_json::from_slice::<serde_json::Value>(&key.stdout).unwrap()["secret"]
         .as_str()
@@ -65,8 +70,33 @@ fn acknowledged_writes_survive_sigkill_and_indexes_agree() {
     let acked_members: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut checked = 0;
     for cycle in 0..cycles {
-        let (mut child, addr) = setup.serve();
+        let (mut child, addr, api) = setup.serve_with_api();
         let c = client(addr);
+        // The feed holds exactly the changes that are in the store: an event for every user
+        // and membership there (acknowledged ones included), and none for anything absent.
+        let reader = Client {
+            addr: api.expect("the API listens"),
+            base: String::new(),
+            auth: Some(format!("Bearer {app_secret}")),
+        };
+        let (created, added) = feed_users_and_members(&reader);
+        let stored_users = all_user_ids(&c);
+        assert_eq!(
+            created, stored_users,
+            "cycle {cycle}: user.created events = users stored"
+        );
+        let members: std::collections::BTreeSet<String> =
+            common::member_ids(&c, &group).into_iter().collect();
+        assert_eq!(
+            added, members,
+            "cycle {cycle}: group.user_added events = members stored"
+        );
+        for (id, name) in acked_users.lock().unwrap().iter() {
+            assert!(
+                created.contains(id),
+                "cycle {cycle}: no event for acknowledged {name}"
+            );
+        }
         // Everything acknowledged in the cycle before the crash is there (the end of the test
         // reads back every user of every cycle).
         for (id, name) in acked_users.lock().unwrap().iter().skip(checked) {
@@ -220,6 +250,57 @@ fn acknowledged_writes_survive_sigkill_and_indexes_agree() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The ids in `user.created` events and the members in `group.user_added` events.
+fn feed_users_and_members(
+    reader: &Client,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    let mut created = std::collections::BTreeSet::new();
+    let mut added = std::collections::BTreeSet::new();
+    let mut after = "0000000000000000".to_string();
+    loop {
+        let r = reader.get(&format!("/api/v1/events?limit=1000&after={after}"));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let v = r.json();
+        for e in v["data"].as_array().unwrap() {
+            match e["type"].as_str().unwrap() {
+                "user.created" => {
+                    created.insert(e["data"]["id"].as_str().unwrap().to_string());
+                }
+                "group.user_added" => {
+                    added.insert(e["data"]["user"]["id"].as_str().unwrap().to_string());
+                }
+                _ => {}
+            }
+        }
+        after = v["next_cursor"].as_str().unwrap().to_string();
+        if !v["has_more"].as_bool().unwrap() {
+            return (created, added);
+        }
+    }
+}
+
+/// Every user id in the store, read over SCIM.
+fn all_user_ids(c: &Client) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut start = 1;
+    loop {
+        let v = c
+            .get(&format!(
+                "/Users?startIndex={start}&count=1000&attributes=id"
+            ))
+            .json();
+        let page = v["Resources"].as_array().unwrap();
+        out.extend(page.iter().map(|u| u["id"].as_str().unwrap().to_string()));
+        if page.is_empty() {
+            return out;
+        }
+        start += page.len();
     }
 }
 

@@ -99,6 +99,7 @@ macro_rules! snapshot {
     ($name:expr, $text:expr) => {{
         let text: String = $text;
         insta::with_settings!({filters => vec![
+            (r"scimdesk_app_[A-Za-z0-9_-]{43}", "scimdesk_app_[secret]"),
             (r"scimdesk_[A-Za-z0-9_-]{43}", "scimdesk_[secret]"),
             (r"key_[0-9a-f]{12}", "key_[id]"),
             (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
@@ -227,7 +228,10 @@ async fn organization_screen_toggles_domains_and_keys() {
     let Some(Dialog::Secret { secret, url, .. }) = f.app.dialog.clone() else {
         panic!("no secret dialog")
     };
-    assert_eq!(url, "https://scim.example.com/scim/v2/acme");
+    assert_eq!(
+        url.as_deref(),
+        Some("https://scim.example.com/scim/v2/acme")
+    );
     let acme = f.dir.get_org("acme").unwrap();
     assert!(f.dir.authenticate(Some(&acme), &secret).is_ok());
     let text = render(&mut f.app, 100, 30).await;
@@ -250,9 +254,30 @@ async fn organization_screen_toggles_domains_and_keys() {
     press(&mut f.app, "x<Enter>").await;
     assert!(!f.dir.list_keys("acme").unwrap()[0].is_active());
     assert!(f.dir.authenticate(Some(&acme), &secret).is_err());
-    // Remove the domain.
-    press(&mut f.app, "<Tab>x<Enter>").await;
+    // Remove the domain (Tab: keys -> application keys -> domains).
+    press(&mut f.app, "<Tab><Tab>x<Enter>").await;
     assert!(f.dir.get_org("acme").unwrap().domains.is_empty());
+    // An application key for this organization: Tab to the application pane, a, a name.
+    press(&mut f.app, "<Tab><Tab>a").await;
+    press(&mut f.app, "billing<Enter>").await;
+    let Some(Dialog::Secret {
+        secret: app_secret,
+        url: None,
+        ..
+    }) = f.app.dialog.clone()
+    else {
+        panic!("no application key secret dialog: {:?}", f.app.dialog)
+    };
+    snapshot!("dialog_app_key_secret", render(&mut f.app, 100, 30).await);
+    let key = f.dir.authenticate_app(&app_secret).unwrap();
+    assert_eq!(key.org.as_deref(), Some("acme"));
+    press(&mut f.app, "<Enter>").await;
+    snapshot!("org_app_keys", render(&mut f.app, 100, 30).await);
+    press(&mut f.app, "x<Enter>").await;
+    assert!(
+        f.dir.authenticate_app(&app_secret).is_err(),
+        "revoked from the dashboard"
+    );
     // Copy the URL.
     press(&mut f.app, "c").await;
     assert_eq!(

@@ -284,6 +284,11 @@ impl App {
                             vec![("domain (e.g. example.com; * = any)", String::new())],
                         ),
                         OrgPane::Keys => self.open_issue_key(id),
+                        OrgPane::AppKeys => self.open_input(
+                            InputPurpose::IssueAppKey(id.clone()),
+                            &format!("Issue an application key that reads {id}"),
+                            vec![("key name (e.g. billing-app)", String::new())],
+                        ),
                     }
                 }
             }
@@ -351,10 +356,7 @@ impl App {
         match self.screen() {
             Screen::Org => {
                 if let Some(v) = self.org.as_mut() {
-                    v.pane = match v.pane {
-                        OrgPane::Domains => OrgPane::Keys,
-                        OrgPane::Keys => OrgPane::Domains,
-                    };
+                    v.pane = v.pane.next();
                 }
             }
             Screen::Directory => {
@@ -405,6 +407,27 @@ impl App {
                     );
                 } else {
                     self.fail("select an active key to revoke");
+                }
+            }
+            OrgPane::AppKeys => {
+                if let Some(k) = v
+                    .app_keys
+                    .get(v.app_key_sel)
+                    .filter(|k| k.is_active())
+                    .cloned()
+                {
+                    self.confirm(
+                        ConfirmPurpose::RevokeAppKey {
+                            org,
+                            key_id: k.id.clone(),
+                        },
+                        format!(
+                            "Revoke application key {} ({})? The application using it gets 401 from now on; this cannot be undone. Press Enter to revoke, Esc to keep.",
+                            k.id, k.name
+                        ),
+                    );
+                } else {
+                    self.fail("select an active application key to revoke");
                 }
             }
         }
@@ -459,6 +482,7 @@ impl App {
                     match v.pane {
                         OrgPane::Domains => v.domain_sel = step(v.domain_sel, v.org.domains.len()),
                         OrgPane::Keys => v.key_sel = step(v.key_sel, v.keys.len()),
+                        OrgPane::AppKeys => v.app_key_sel = step(v.app_key_sel, v.app_keys.len()),
                     }
                 }
             }

@@ -11,6 +11,7 @@ pub enum InputPurpose {
     RenameOrg(String),
     AddDomain(String),
     IssueKey(String),
+    IssueAppKey(String),
     Search,
 }
 
@@ -25,6 +26,10 @@ pub enum ConfirmPurpose {
     RemoveDomain {
         org: String,
         domain: String,
+    },
+    RevokeAppKey {
+        org: String,
+        key_id: String,
     },
 }
 
@@ -49,11 +54,13 @@ pub enum Dialog {
         typed: String,
         error: Option<String>,
     },
+    /// A secret shown once: a SCIM key's (with the base URL the IdP needs) or an application
+    /// key's (`url` None).
     Secret {
         key_id: String,
         name: String,
         secret: String,
-        url: String,
+        url: Option<String>,
     },
     Help,
 }
@@ -204,9 +211,24 @@ impl App {
                             key_id: issued.key.id,
                             name: issued.key.name,
                             secret: issued.secret,
-                            url: issued.scim_base_url,
+                            url: Some(issued.scim_base_url),
                         });
                         self.load_org(&id).await;
+                    }
+                    Err(e) => self.input_error(e.message),
+                }
+            }
+            InputPurpose::IssueAppKey(org) => {
+                match self.ops.issue_app_key(&value(0), Some(&org)).await {
+                    Ok(issued) => {
+                        self.say(format!("issued application key {} (saved)", issued.key.id));
+                        self.dialog = Some(Dialog::Secret {
+                            key_id: issued.key.id,
+                            name: issued.key.name,
+                            secret: issued.secret,
+                            url: None,
+                        });
+                        self.load_org(&org).await;
                     }
                     Err(e) => self.input_error(e.message),
                 }
@@ -252,6 +274,14 @@ impl App {
                 self.dialog = None;
                 match self.ops.revoke_key(&org, &key_id).await {
                     Ok(_) => self.say(format!("revoked key {key_id} (saved)")),
+                    Err(e) => self.fail(e.message),
+                }
+                self.load_org(&org).await;
+            }
+            ConfirmPurpose::RevokeAppKey { org, key_id } => {
+                self.dialog = None;
+                match self.ops.revoke_app_key(&key_id).await {
+                    Ok(_) => self.say(format!("revoked application key {key_id} (saved)")),
                     Err(e) => self.fail(e.message),
                 }
                 self.load_org(&org).await;

@@ -24,12 +24,12 @@ impl App {
     }
 
     pub(super) async fn load_org(&mut self, id: &str) {
-        let (pane, ds, ks) = self
+        let (pane, ds, ks, aks) = self
             .org
             .as_ref()
             .filter(|o| o.org.id == id)
-            .map(|o| (o.pane, o.domain_sel, o.key_sel))
-            .unwrap_or((OrgPane::Domains, 0, 0));
+            .map(|o| (o.pane, o.domain_sel, o.key_sel, o.app_key_sel))
+            .unwrap_or((OrgPane::Domains, 0, 0, 0));
         let detail = match self.ops.org(id).await {
             Ok(d) => d,
             Err(e) => {
@@ -37,7 +37,21 @@ impl App {
                 return;
             }
         };
+        let feed = self.ops.feed_summary(id).await.ok();
+        let all_app_keys = self.ops.list_app_keys().await.unwrap_or_default();
+        let global_app_keys = all_app_keys
+            .iter()
+            .filter(|k| k.org.is_none() && k.is_active())
+            .count();
+        let app_keys: Vec<_> = all_app_keys
+            .into_iter()
+            .filter(|k| k.org.as_deref() == Some(id))
+            .collect();
         self.org = Some(OrgView {
+            app_key_sel: aks.min(app_keys.len().saturating_sub(1)),
+            feed,
+            app_keys,
+            global_app_keys,
             domain_sel: ds.min(detail.org.domains.len().saturating_sub(1)),
             key_sel: ks.min(detail.keys.len().saturating_sub(1)),
             url: detail.scim_base_url,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::activity::ActivityEvent;
-use crate::control::{KeyInfo, OrgSummary, ResourceRow};
+use crate::control::{AppKeyInfo, FeedSummary, KeyInfo, OrgSummary, ResourceRow};
 use crate::directory::Organization;
 use crate::scim::schema::ResourceKind;
 
@@ -28,6 +28,18 @@ pub enum Screen {
 pub enum OrgPane {
     Domains,
     Keys,
+    AppKeys,
+}
+
+impl OrgPane {
+    /// The pane Tab moves to.
+    pub fn next(self) -> OrgPane {
+        match self {
+            OrgPane::Domains => OrgPane::Keys,
+            OrgPane::Keys => OrgPane::AppKeys,
+            OrgPane::AppKeys => OrgPane::Domains,
+        }
+    }
 }
 
 /// One line of the organizations table.
@@ -43,6 +55,13 @@ pub struct OrgView {
     pub pane: OrgPane,
     pub domain_sel: usize,
     pub key_sel: usize,
+    /// The change feed's head and this organization's recent events.
+    pub feed: Option<FeedSummary>,
+    /// Application keys scoped to this organization.
+    pub app_keys: Vec<AppKeyInfo>,
+    /// Application keys that read every organization (this one included).
+    pub global_app_keys: usize,
+    pub app_key_sel: usize,
 }
 
 impl OrgView {

@@ -426,6 +426,12 @@ impl Installation {
 
     /// Starts `serve`, waits for its banner and returns the child and the address it printed.
     pub fn serve(&self) -> (std::process::Child, SocketAddr) {
+        let (child, scim, _) = self.serve_with_api();
+        (child, scim)
+    }
+
+    /// Like [`Installation::serve`], also returning the application API's address.
+    pub fn serve_with_api(&self) -> (std::process::Child, SocketAddr, Option<SocketAddr>) {
         use std::io::BufRead;
         let mut child = self
             .cmd()
@@ -434,18 +440,22 @@ impl Installation {
             .spawn()
             .unwrap();
         let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        // Log lines may come first; the banner names the address.
+        // Log lines may come first; the banner names the addresses.
         let banner = lines
             .by_ref()
             .map(|l| l.unwrap())
             .find(|l| l.contains("serving SCIM on http://"))
             .expect("serve printed its banner");
         std::thread::spawn(move || for _ in lines {});
-        let addr = banner
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {banner:?}"));
-        (child, addr.parse().unwrap())
+        let after = |marker: &str| {
+            banner
+                .split(marker)
+                .nth(1)
+                .and_then(|s| s.split(|c: char| c.is_whitespace() || c == '/').next())
+                .and_then(|a| a.parse().ok())
+        };
+        let scim =
+            after("serving SCIM on http://").unwrap_or_else(|| panic!("no address in {banner:?}"));
+        (child, scim, after("application API on http://"))
     }
 }

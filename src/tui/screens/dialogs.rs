@@ -100,13 +100,21 @@ pub fn draw(frame: &mut Frame, app: &App) {
             secret,
             url,
         } => {
-            let lines = vec![
-                Line::from(format!(
-                    "Key {key_id} ({name}) is issued. Give the IdP these two values:"
-                )),
-                Line::from(""),
-                Line::from(Span::styled("SCIM base URL", bold())),
-                Line::from(Span::styled(url.clone(), Style::default().fg(ACCENT))),
+            let mut lines = Vec::new();
+            match url {
+                Some(url) => {
+                    lines.push(Line::from(format!(
+                        "Key {key_id} ({name}) is issued. Give the IdP these two values:"
+                    )));
+                    lines.push(Line::from(""));
+                    lines.push(Line::from(Span::styled("SCIM base URL", bold())));
+                    lines.push(Line::from(Span::styled(url.clone(), Style::default().fg(ACCENT))));
+                }
+                None => lines.push(Line::from(format!(
+                    "Application key {key_id} ({name}) is issued. Your application sends it to the application API:"
+                ))),
+            }
+            lines.extend([
                 Line::from(""),
                 Line::from(Span::styled("Secret (bearer token)", bold())),
                 Line::from(Span::styled(secret.clone(), Style::default().fg(ACCENT))),
@@ -115,16 +123,20 @@ pub fn draw(frame: &mut Frame, app: &App) {
                     "This secret will not be shown again: it is stored only as a hash. Copy it now (c copies with OSC 52).",
                     bold().fg(WARN),
                 )),
-            ];
-            let width = (secret.len().max(url.len()) as u16 + 4).max(76);
-            let rect = centered(area, width, 14);
+            ]);
+            let url_len = url.as_ref().map_or(0, String::len);
+            let width = (secret.len().max(url_len) as u16 + 4).max(76);
+            let title = if url.is_some() {
+                " New SCIM key: shown once "
+            } else {
+                " New application key: shown once "
+            };
+            let rect = centered(area, width, lines.len() as u16 + 5);
             frame.render_widget(Clear, rect);
             frame.render_widget(
-                Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-                    Block::default()
-                        .borders(Borders::ALL)
-                        .title(" New SCIM key: shown once "),
-                ),
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(Block::default().borders(Borders::ALL).title(title)),
                 rect,
             );
         }

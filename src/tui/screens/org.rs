@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{ACCENT, BAD, GOOD, WARN, ago, bold, fit, selected_style};
-use crate::tui::app::{App, OrgPane};
+use crate::tui::app::{App, OrgPane, OrgView};
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> usize {
     let Some(v) = &app.org else {
@@ -57,8 +57,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> usize {
             warn_area,
         );
     }
+    let [top, app_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(app_height(v))]).areas(panes);
     let [domains_area, keys_area] =
-        Layout::horizontal([Constraint::Percentage(35), Constraint::Percentage(65)]).areas(panes);
+        Layout::horizontal([Constraint::Percentage(35), Constraint::Percentage(65)]).areas(top);
     let focus = |p: OrgPane| {
         if v.pane == p {
             bold().fg(ACCENT)
@@ -148,5 +150,76 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> usize {
         keys_area,
         &mut ks,
     );
-    panes.height.saturating_sub(2) as usize
+    draw_app(frame, v, app_area, focus(OrgPane::AppKeys));
+    top.height.saturating_sub(2) as usize
+}
+
+/// Rows the application pane takes: its keys (at least one line) and the feed line.
+fn app_height(v: &OrgView) -> u16 {
+    (v.app_keys.len().clamp(1, 4) + 3) as u16
+}
+
+/// The application side: the change feed's position and the application keys that read this
+/// organization.
+fn draw_app(frame: &mut Frame, v: &OrgView, area: Rect, title_style: Style) {
+    let now = crate::store::now();
+    let feed = match &v.feed {
+        Some(f) => format!(
+            "feed head {} · {} event{} in the last hour · {} key{} for all organizations",
+            f.head,
+            f.org_events_last_hour,
+            if f.org_events_last_hour == 1 { "" } else { "s" },
+            v.global_app_keys,
+            if v.global_app_keys == 1 { "" } else { "s" },
+        ),
+        None => "change feed: unavailable".into(),
+    };
+    let width = area.width.saturating_sub(4) as usize;
+    let mut items = vec![ListItem::new(Span::styled(
+        fit(&feed, width),
+        Style::default().fg(ratatui::style::Color::DarkGray),
+    ))];
+    if v.app_keys.is_empty() {
+        items.push(ListItem::new(
+            "(no application key for this organization: Tab here, then a)",
+        ));
+    }
+    for k in &v.app_keys {
+        let state = match k.revoked {
+            Some(_) => Span::styled("revoked ", Style::default().fg(BAD)),
+            None => Span::styled("active  ", Style::default().fg(GOOD)),
+        };
+        let used = k
+            .last_used
+            .map(|t| format!("used {}", ago(t, now)))
+            .unwrap_or_else(|| "never used".into());
+        items.push(ListItem::new(Line::from(vec![
+            state,
+            Span::raw(fit(
+                &format!(
+                    "{} {}  created {}, {used}",
+                    k.id,
+                    k.name,
+                    ago(k.created, now)
+                ),
+                width.saturating_sub(10),
+            )),
+        ])));
+    }
+    let mut state = ListState::default();
+    if v.pane == OrgPane::AppKeys && !v.app_keys.is_empty() {
+        state.select(Some(v.app_key_sel + 1));
+    }
+    frame.render_stateful_widget(
+        List::new(items)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(Span::styled(" Application API ", title_style)),
+            )
+            .highlight_style(selected_style())
+            .highlight_symbol("> "),
+        area,
+        &mut state,
+    );
 }
