@@ -174,13 +174,31 @@ pub async fn drive<F>(
 where
     F: Fn(Slot) -> Call + Send + Sync + 'static,
 {
+    drive_with(name, target, connections, pace, make, |_, _| {}).await
+}
+
+/// [`drive`], calling `answered(slot, reply)` as each reply arrives.
+pub async fn drive_with<F, A>(
+    name: &str,
+    target: &Target,
+    connections: usize,
+    pace: Pace,
+    make: F,
+    answered: A,
+) -> Outcome
+where
+    F: Fn(Slot) -> Call + Send + Sync + 'static,
+    A: Fn(Slot, &Reply) + Send + Sync + 'static,
+{
     let make = Arc::new(make);
+    let answered = Arc::new(answered);
     let counter = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let server_errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for conn_no in 0..connections {
+        let answered = answered.clone();
         let (make, counter, errors, server_errors, target) = (
             make.clone(),
             counter.clone(),
@@ -225,14 +243,16 @@ where
                 {
                     break;
                 }
-                let call = make(Slot {
+                let slot = Slot {
                     n,
                     conn: conn_no,
                     k,
-                });
+                };
+                let call = make(slot);
                 k += 1;
                 match conn.call(&call).await {
                     Ok(r) => {
+                        answered(slot, &r);
                         if !call.succeeded(r.status) {
                             errors.fetch_add(1, Ordering::Relaxed);
                         }

@@ -7,9 +7,10 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod dashboard;
+mod feed;
 mod load;
+mod onoff;
 mod process;
-mod recording;
 mod report;
 mod scenarios;
 mod soak;
@@ -52,6 +53,9 @@ pub struct Args {
     /// Rounds of the recording on/off comparison.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Events in the store the feed-reading figure reads.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub feed_events: u64,
     /// Run mixed Okta and Entra traffic for this many seconds instead, reporting every 10 s.
     #[arg(long)]
     pub soak: Option<u64>,
@@ -242,15 +246,22 @@ async fn main() {
     }
 
     if args.wants("activity") {
-        for workload in [
-            recording::Workload::Creates,
-            recording::Workload::Deactivations,
-        ] {
-            let (without, with, detail) = recording::compare(&args, workload).await;
-            report.insert(workload.key().into(), detail);
+        for workload in [onoff::Workload::Creates, onoff::Workload::Deactivations] {
+            let (without, with, detail) =
+                onoff::compare(&args, onoff::Switch::Recording, workload).await;
+            report.insert(workload.key(onoff::Switch::Recording), detail);
             emit(&mut rows, without);
             emit(&mut rows, with);
         }
+    }
+
+    if args.wants("feed") {
+        let (without, with, detail) =
+            onoff::compare(&args, onoff::Switch::Events, onoff::Workload::Creates).await;
+        report.insert(onoff::Workload::Creates.key(onoff::Switch::Events), detail);
+        emit(&mut rows, without);
+        emit(&mut rows, with);
+        report.insert("feed".into(), feed::run(&args).await);
     }
 
     if args.wants("dashboard") {

@@ -18,6 +18,7 @@ use crate::report::Memory;
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
     pub activity: bool,
+    pub events: bool,
     pub max_records_per_org: usize,
     pub cache_mb: u64,
 }
@@ -26,6 +27,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             activity: true,
+            events: true,
             max_records_per_org: 100_000,
             cache_mb: 64,
         }
@@ -44,6 +46,8 @@ pub struct ActivityTotals {
 pub struct Server {
     child: Child,
     pub target: Target,
+    /// The application API, with an application key.
+    pub api: Target,
     pub dir: tempfile::TempDir,
     /// (when the line arrived, totals) from the activity log's debug lines.
     totals: Arc<Mutex<Vec<(Instant, ActivityTotals)>>>,
@@ -129,8 +133,8 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = {}\n[activity]\nenabled = {}\nmax_records_per_org = {}\n",
-                opts.cache_mb, opts.activity, opts.max_records_per_org
+                "[server]\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = {}\n[activity]\nenabled = {}\nmax_records_per_org = {}\n[events]\nenabled = {}\n",
+                opts.cache_mb, opts.activity, opts.max_records_per_org, opts.events
             ),
         )
         .expect("write config");
@@ -144,6 +148,13 @@ impl Server {
         );
         let issued: Value = serde_json::from_slice(&issued.stdout).expect("key JSON");
         let secret = issued["secret"].as_str().expect("a secret").to_string();
+        let app = cli(
+            bin,
+            &config,
+            &["--json", "app-key", "issue", "--name", "bench"],
+        );
+        let app: Value = serde_json::from_slice(&app.stdout).expect("app key JSON");
+        let app_secret = app["secret"].as_str().expect("a secret").to_string();
         let mut child = Command::new(bin)
             .arg("--config")
             .arg(&config)
@@ -162,12 +173,17 @@ impl Server {
             .map_while(Result::ok)
             .find(|l| l.contains("serving SCIM on http://"))
             .expect("serve printed its banner");
-        let addr: SocketAddr = banner
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|a| a.parse().ok())
-            .expect("an address in the banner");
+        let after = |marker: &str| -> Option<SocketAddr> {
+            banner
+                .split(marker)
+                .nth(1)?
+                .split(|c: char| c.is_whitespace() || c == '/')
+                .next()?
+                .parse()
+                .ok()
+        };
+        let addr = after("serving SCIM on http://").expect("an address in the banner");
+        let api = after("application API on http://").expect("the API's address in the banner");
         let totals = Arc::new(Mutex::new(Vec::new()));
         let sink = totals.clone();
         std::thread::spawn(move || {
@@ -183,6 +199,11 @@ impl Server {
                 addr,
                 auth: format!("Bearer {secret}"),
                 base: "/scim/v2/bench".into(),
+            },
+            api: Target {
+                addr: api,
+                auth: format!("Bearer {app_secret}"),
+                base: String::new(),
             },
             dir,
             totals,

@@ -2,6 +2,8 @@
 //! changed), and the resources as the application API shows them (the `data` of an event is
 //! exactly what the read API returns for that resource). Pure.
 
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::{Organization, ResourceRecord, ScimKey};
@@ -92,33 +94,53 @@ pub fn key_view(k: &ScimKey) -> Value {
 /// A user or group as the application API shows it: `object`, `id`, `organization`, every
 /// SCIM attribute under its SCIM name (extension attributes under their URN), `active` for
 /// users (true unless the IdP said otherwise), `member_count` for groups, and
-/// `created_at`/`updated_at`/`version`.
+/// `created_at`/`updated_at`/`version`. Serializes from the record without copying it.
+pub struct ResourceView<'a> {
+    pub org: &'a str,
+    pub kind: ResourceKind,
+    pub rec: &'a ResourceRecord,
+}
+
+impl Serialize for ResourceView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let rec = self.rec;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry(
+            "object",
+            match self.kind {
+                ResourceKind::User => "user",
+                ResourceKind::Group => "group",
+            },
+        )?;
+        m.serialize_entry("id", &rec.id)?;
+        m.serialize_entry("organization", self.org)?;
+        for (k, v) in &rec.attrs {
+            m.serialize_entry(k, v)?;
+        }
+        match self.kind {
+            ResourceKind::User if !rec.attrs.contains_key("active") => {
+                m.serialize_entry("active", &true)?
+            }
+            ResourceKind::User => {}
+            ResourceKind::Group => m.serialize_entry("member_count", &rec.member_count)?,
+        }
+        m.serialize_entry("created_at", &rfc3339(rec.created))?;
+        m.serialize_entry("updated_at", &rfc3339(rec.modified))?;
+        m.serialize_entry("version", &rec.etag())?;
+        m.end()
+    }
+}
+
+/// [`ResourceView`] as a JSON value (for the read API).
 pub fn resource_view(org: &str, kind: ResourceKind, rec: &ResourceRecord) -> Value {
-    let mut v = Map::new();
-    v.insert(
-        "object".into(),
-        json!(match kind {
-            ResourceKind::User => "user",
-            ResourceKind::Group => "group",
-        }),
-    );
-    v.insert("id".into(), json!(rec.id));
-    v.insert("organization".into(), json!(org));
-    for (k, x) in &rec.attrs {
-        v.insert(k.clone(), x.clone());
-    }
-    match kind {
-        ResourceKind::User => {
-            v.entry("active").or_insert(json!(true));
-        }
-        ResourceKind::Group => {
-            v.insert("member_count".into(), json!(rec.member_count));
-        }
-    }
-    v.insert("created_at".into(), json!(rfc3339(rec.created)));
-    v.insert("updated_at".into(), json!(rfc3339(rec.modified)));
-    v.insert("version".into(), json!(rec.etag()));
-    Value::Object(v)
+    serde_json::to_value(ResourceView { org, kind, rec }).unwrap_or(Value::Null)
+}
+
+/// Serializes an event's `data` or `previous` once.
+fn raw(v: &impl Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(v)
+        .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null is JSON"))
 }
 
 fn event(
@@ -126,6 +148,16 @@ fn event(
     org: &str,
     data: Value,
     previous: Option<Value>,
+    request: Option<&str>,
+) -> NewEvent {
+    raw_event(t, org, raw(&data), previous.map(|p| raw(&p)), request)
+}
+
+fn raw_event(
+    t: &'static str,
+    org: &str,
+    data: Box<RawValue>,
+    previous: Option<Box<RawValue>>,
     request: Option<&str>,
 ) -> NewEvent {
     NewEvent {
@@ -187,13 +219,19 @@ pub fn resource_written(
     request: Option<&str>,
 ) -> Vec<NewEvent> {
     let mut out = Vec::new();
-    let data = || resource_view(org, kind, &u.after);
+    let data = || {
+        raw(&ResourceView {
+            org,
+            kind,
+            rec: &u.after,
+        })
+    };
     let (created, updated) = match kind {
         ResourceKind::User => ("user.created", "user.updated"),
         ResourceKind::Group => ("group.created", "group.updated"),
     };
     match &u.before {
-        None => out.push(event(created, org, data(), None, request)),
+        None => out.push(raw_event(created, org, data(), None, request)),
         Some(before) => {
             let prev = previous(&before.attrs, &u.after.attrs);
             if !prev.is_empty() {
@@ -206,7 +244,7 @@ pub fn resource_written(
                     }
                     _ => updated,
                 };
-                out.push(event(t, org, data(), Some(Value::Object(prev)), request));
+                out.push(raw_event(t, org, data(), Some(raw(&prev)), request));
             }
         }
     }
@@ -259,7 +297,13 @@ pub fn resource_deleted(
         ResourceKind::User => "user.deleted",
         ResourceKind::Group => "group.deleted",
     };
-    let mut out = vec![event(t, org, resource_view(org, kind, rec), None, request)];
+    let mut out = vec![raw_event(
+        t,
+        org,
+        raw(&ResourceView { org, kind, rec }),
+        None,
+        request,
+    )];
     let user_name = rec
         .attrs
         .get("userName")
@@ -388,6 +432,10 @@ mod tests {
         }
     }
 
+    fn parse(v: &Option<Box<RawValue>>) -> Value {
+        serde_json::from_str(v.as_ref().unwrap().get()).unwrap()
+    }
+
     fn types(events: &[NewEvent]) -> Vec<&str> {
         events.iter().map(|e| e.event_type).collect()
     }
@@ -400,9 +448,13 @@ mod tests {
         );
         let e = resource_written("acme", ResourceKind::User, &u, Some("req1"));
         assert_eq!(types(&e), ["user.deactivated"]);
-        assert_eq!(e[0].previous, Some(json!({"title": "Dev", "active": null})));
-        assert_eq!(e[0].data["active"], false);
-        assert_eq!(e[0].data["object"], "user");
+        assert_eq!(
+            parse(&e[0].previous),
+            json!({"title": "Dev", "active": null})
+        );
+        let data: Value = serde_json::from_str(e[0].data.get()).unwrap();
+        assert_eq!(data["active"], false);
+        assert_eq!(data["object"], "user");
         assert_eq!(e[0].request_id.as_deref(), Some("req1"));
         let back = update(
             Some(json!({"userName": "a@x.com", "active": false})),
@@ -449,7 +501,7 @@ mod tests {
         );
         assert_eq!(e[7].event_type, "group.user_added");
         assert_eq!(
-            e[7].data,
+            serde_json::from_str::<Value>(e[7].data.get()).unwrap(),
             json!({"group": {"id": "u1", "displayName": "Eng"}, "user": {"id": "u7", "userName": "seven@x.com"}})
         );
         assert_eq!(e[500].event_type, "group.user_removed");

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -18,13 +18,14 @@ use super::writer::OpResult;
 use super::{Error, Result, Store, keys};
 
 /// An event a write asks for; the writer gives it its number, id and time.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct NewEvent {
     pub event_type: &'static str,
     pub org: String,
-    pub data: Value,
+    /// The resource, serialized once by whoever built the event.
+    pub data: Box<RawValue>,
     /// Prior values of the attributes the change changed (updated events only).
-    pub previous: Option<Value>,
+    pub previous: Option<Box<RawValue>>,
     /// The activity record of the SCIM request that caused it.
     pub request_id: Option<String>,
 }
@@ -62,9 +63,9 @@ struct Envelope<'a> {
     event_type: &'a str,
     organization: &'a str,
     occurred_at: String,
-    data: &'a Value,
+    data: &'a RawValue,
     #[serde(skip_serializing_if = "Option::is_none")]
-    previous: Option<&'a Value>,
+    previous: Option<&'a RawValue>,
     request_id: Option<&'a str>,
 }
 
@@ -80,7 +81,7 @@ pub(super) fn encode(seq: u64, at: OffsetDateTime, e: &NewEvent) -> Result<Vec<u
         organization: &e.org,
         occurred_at: crate::util::rfc3339(at),
         data: &e.data,
-        previous: e.previous.as_ref(),
+        previous: e.previous.as_deref(),
         request_id: e.request_id.as_deref(),
     };
     let ms = (at.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
@@ -313,7 +314,7 @@ mod tests {
         let e = NewEvent {
             event_type: "user.created",
             org: "acme".into(),
-            data: serde_json::json!({"id": "u1"}),
+            data: serde_json::value::to_raw_value(&serde_json::json!({"id": "u1"})).unwrap(),
             previous: None,
             request_id: Some("r1".into()),
         };
@@ -322,7 +323,7 @@ mod tests {
         let (ms, t, o, json) = decode(&bytes).unwrap();
         assert_eq!((t, o), ("user.created", "acme"));
         assert_eq!(ms as i128, at.unix_timestamp_nanos() / 1_000_000);
-        let v: Value = serde_json::from_slice(json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(json).unwrap();
         assert_eq!(v["object"], "event");
         assert_eq!(v["cursor"], cursor(7));
         assert_eq!(v["type"], "user.created");

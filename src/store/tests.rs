@@ -680,7 +680,7 @@ fn ev(t: &'static str, org: &str) -> NewEvent {
     NewEvent {
         event_type: t,
         org: org.into(),
-        data: serde_json::json!({"n": t}),
+        data: serde_json::value::to_raw_value(&serde_json::json!({"n": t})).unwrap(),
         previous: None,
         request_id: None,
     }

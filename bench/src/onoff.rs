@@ -1,6 +1,8 @@
-//! Activity recording on against off: alternating rounds, each side on a fresh server whose
-//! activity log has been filled to its retention limit first, so every recording-on round
-//! trims as it records. Each round reports how many records were stored within its window.
+//! A feature on against off, in alternating rounds on fresh servers, with the per-round paired
+//! ratio as the headline. Activity recording: before a recording-on window the log is filled
+//! to its retention limit, so the window trims as it records, and each round reports how many
+//! records were stored within it. The change feed: events written in every change's own
+//! atomic write, or none.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +19,22 @@ use crate::scenarios::{populate, user_body};
 /// Records kept per organization during these rounds.
 const LIMIT: usize = 20_000;
 
+/// What is switched on and off.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    Recording,
+    Events,
+}
+
+impl Switch {
+    fn name(self) -> &'static str {
+        match self {
+            Switch::Recording => "recording",
+            Switch::Events => "events",
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub enum Workload {
     Creates,
@@ -31,11 +49,12 @@ impl Workload {
         }
     }
 
-    pub fn key(self) -> &'static str {
-        match self {
-            Workload::Creates => "recording_creates",
-            Workload::Deactivations => "recording_deactivations",
-        }
+    pub fn key(self, switch: Switch) -> String {
+        let w = match self {
+            Workload::Creates => "creates",
+            Workload::Deactivations => "deactivations",
+        };
+        format!("{}_{w}", switch.name())
     }
 }
 
@@ -47,11 +66,19 @@ async fn stored_at_least(server: &Server, n: u64) {
     }
 }
 
-async fn side(args: &Args, workload: Workload, recording: bool, round: usize) -> (Outcome, Value) {
+async fn side(
+    args: &Args,
+    switch: Switch,
+    workload: Workload,
+    on: bool,
+    round: usize,
+) -> (Outcome, Value) {
+    let recording = on && switch == Switch::Recording;
     let server = Server::start(
         &args.server_bin_resolved,
         &ServerOptions {
-            activity: recording,
+            activity: switch != Switch::Recording || on,
+            events: switch != Switch::Events || on,
             max_records_per_org: LIMIT,
             ..Default::default()
         },
@@ -76,12 +103,13 @@ async fn side(args: &Args, workload: Workload, recording: bool, round: usize) ->
     let start = Instant::now();
     let at_start = server.activity_totals(start);
     let d = Duration::from_secs_f64(args.seconds);
-    let tag = format!("w{round}{}", if recording { "on" } else { "off" });
+    let tag = format!("w{round}{}", if on { "on" } else { "off" });
     let v = ids.clone();
     let name = format!(
-        "{}, recording {}",
+        "{}, {} {}",
         workload.name(),
-        if recording { "on" } else { "off" }
+        switch.name(),
+        if on { "on" } else { "off" }
     );
     let o = match workload {
         Workload::Creates => {
@@ -126,7 +154,8 @@ async fn side(args: &Args, workload: Workload, recording: bool, round: usize) ->
     };
     let detail = json!({
         "round": round,
-        "recording": recording,
+        "switch": switch.name(),
+        "on": on,
         "rps": o.rps(),
         "requests": o.requests,
         "errors": o.errors,
@@ -148,8 +177,10 @@ async fn side(args: &Args, workload: Workload, recording: bool, round: usize) ->
         );
     } else {
         println!(
-            "  {} round {round}: recording off: {:>6.0} req/s",
+            "  {} round {round}: {} {}: {:>6.0} req/s",
             workload.name(),
+            switch.name(),
+            if on { "on " } else { "off" },
             o.rps()
         );
     }
@@ -157,7 +188,7 @@ async fn side(args: &Args, workload: Workload, recording: bool, round: usize) ->
 }
 
 /// `rounds` alternating rounds; returns the two median rows and the JSON of every round.
-pub async fn compare(args: &Args, workload: Workload) -> (Outcome, Outcome, Value) {
+pub async fn compare(args: &Args, switch: Switch, workload: Workload) -> (Outcome, Outcome, Value) {
     let mut on = Vec::new();
     let mut off = Vec::new();
     let mut ratios = Vec::new();
@@ -170,10 +201,10 @@ pub async fn compare(args: &Args, workload: Workload) -> (Outcome, Outcome, Valu
             [true, false]
         };
         let mut pair = [None, None];
-        for recording in order {
-            let (o, d) = side(args, workload, recording, round).await;
+        for on in order {
+            let (o, d) = side(args, switch, workload, on, round).await;
             details.push(d);
-            pair[usize::from(recording)] = Some(o);
+            pair[usize::from(on)] = Some(o);
         }
         let [Some(without), Some(with)] = pair else {
             unreachable!("both sides ran")
@@ -191,8 +222,9 @@ pub async fn compare(args: &Args, workload: Workload) -> (Outcome, Outcome, Valu
             .cloned()
             .expect("at least one round");
         row.name = format!(
-            "{}, recording {label} (median of {})",
+            "{}, {} {label} (median of {})",
             workload.name(),
+            switch.name(),
             sides.len()
         );
         row
@@ -201,8 +233,9 @@ pub async fn compare(args: &Args, workload: Workload) -> (Outcome, Outcome, Valu
     let mut sorted = ratios.clone();
     sorted.sort_by(f64::total_cmp);
     println!(
-        "  {}: per-round on/off ratios {}; paired median {:.0}%",
+        "  {}, {}: per-round on/off ratios {}; paired median {:.0}%",
         workload.name(),
+        switch.name(),
         sorted
             .iter()
             .map(|r| format!("{:.0}%", r * 100.0))
