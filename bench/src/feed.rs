@@ -155,7 +155,8 @@ pub async fn run(args: &Args) -> Value {
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = poller.await;
-    let (acked, seen) = (acked.lock().expect("lock"), seen.lock().expect("lock"));
+    let acked = std::mem::take(&mut *acked.lock().expect("lock"));
+    let seen = std::mem::take(&mut *seen.lock().expect("lock"));
     let mut before_ack = 0;
     let lat: Vec<f64> = acked
         .iter()
