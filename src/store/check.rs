@@ -41,6 +41,7 @@ impl Store {
         let mut owned: Vec<(String, String)> = Vec::new();
         let mut events: Vec<u64> = Vec::new();
         let mut trimmed = 0u64;
+        let mut committed = None;
         let mut app_keys: Vec<AppKey> = Vec::new();
         let mut app_digests: HashMap<String, String> = HashMap::new();
         for item in self.tree().iter() {
@@ -112,6 +113,10 @@ impl Store {
                 Parsed::Event(seq) => events.push(seq),
                 Parsed::EventsTrimmed => {
                     trimmed = <[u8; 8]>::try_from(v.as_ref()).map_or(u64::MAX, u64::from_be_bytes);
+                }
+                Parsed::EventsCommitted => {
+                    committed =
+                        Some(<[u8; 8]>::try_from(v.as_ref()).map_or(u64::MAX, u64::from_be_bytes));
                 }
                 Parsed::AppKey(_) => match decode::<AppKey>(&k, &v) {
                     Ok(key) => app_keys.push(key),
@@ -257,6 +262,13 @@ impl Store {
             if first <= trimmed {
                 r.problems.push(format!(
                     "event {first} is at or below the trimmed mark {trimmed}"
+                ));
+            }
+            if let Some(&last) = events.last()
+                && committed.is_some_and(|c| last > c)
+            {
+                r.problems.push(format!(
+                    "event {last} is above the committed mark: its write never committed"
                 ));
             }
             if let Some(w) = events.windows(2).find(|w| w[1] != w[0] + 1) {

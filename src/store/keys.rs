@@ -21,6 +21,7 @@
 //! | `w` | sequence (8 bytes, no separator)| redo intent of a write group |
 //! | `e` | sequence (8 bytes, no separator)| change-feed event             |
 //! | `f` | (none)                         | highest event sequence trimmed|
+//! | `F` | (none)                         | highest event sequence committed |
 //! | `p` | app key id                     | `AppKey`                      |
 //! | `q` | sha256(secret) hex             | app key id                    |
 //! | `z` | name                           | scratch (benchmark ceilings)  |
@@ -43,6 +44,7 @@ const COUNTER: u8 = b'c';
 const INTENT: u8 = b'w';
 const EVENT: u8 = b'e';
 const EVENTS_TRIMMED: u8 = b'f';
+const EVENTS_COMMITTED: u8 = b'F';
 const APP_KEY: u8 = b'p';
 const APP_DIGEST: u8 = b'q';
 const SCRATCH: u8 = b'z';
@@ -244,6 +246,11 @@ pub fn parse_event(k: &[u8]) -> Option<u64> {
         .flatten()
 }
 
+/// The one key holding the highest event sequence whose group committed.
+pub fn events_committed() -> Vec<u8> {
+    vec![EVENTS_COMMITTED]
+}
+
 /// The one key holding the highest event sequence trimmed so far.
 pub fn events_trimmed() -> Vec<u8> {
     vec![EVENTS_TRIMMED]
@@ -320,6 +327,7 @@ pub enum Parsed {
     Intent,
     Event(u64),
     EventsTrimmed,
+    EventsCommitted,
     AppKey(String),
     AppDigest(String),
     Scratch,
@@ -342,6 +350,7 @@ impl Parsed {
             | Parsed::Intent
             | Parsed::Event(_)
             | Parsed::EventsTrimmed
+            | Parsed::EventsCommitted
             | Parsed::AppKey(_)
             | Parsed::AppDigest(_)
             | Parsed::Scratch => None,
@@ -356,6 +365,7 @@ pub fn parse(k: &[u8]) -> Option<Parsed> {
         INTENT => return Some(Parsed::Intent),
         EVENT => return parse_event(k).map(Parsed::Event),
         EVENTS_TRIMMED if k.len() == 1 => return Some(Parsed::EventsTrimmed),
+        EVENTS_COMMITTED if k.len() == 1 => return Some(Parsed::EventsCommitted),
         _ => {}
     }
     let parts: Vec<String> = k
@@ -496,6 +506,7 @@ mod tests {
             (intent(7), Parsed::Intent),
             (event(9), Parsed::Event(9)),
             (events_trimmed(), Parsed::EventsTrimmed),
+            (events_committed(), Parsed::EventsCommitted),
             (app_key("appkey_1"), Parsed::AppKey("appkey_1".into())),
             (app_digest("ab"), Parsed::AppDigest("ab".into())),
             (scratch(b"x"), Parsed::Scratch),

@@ -416,6 +416,7 @@ fn apply(ctx: &Ctx, mut group: Vec<Box<dyn Job>>, seq: &mut Sequences) {
     let applied = match failure {
         Some(e) => Err(e),
         None => number_events(&mut changes, events, &mut seq.event)
+            .and_then(|numbered| write_loose(tree, &numbered))
             .and_then(|()| write_atomically(tree, &changes, &mut seq.intent))
             .and_then(|()| write_loose(tree, &loose)),
     };
@@ -443,24 +444,33 @@ fn apply(ctx: &Ctx, mut group: Vec<Box<dyn Job>>, seq: &mut Sequences) {
     }
 }
 
-/// Gives each event the next number and stages it with the group's changes.
+/// Gives each event the next number. The events are written before the group's redo intent
+/// and are not copied into it (an event is about a kilobyte, and most groups make one per
+/// write); what makes them atomic with their change is the committed mark, staged with the
+/// group's changes: after a crash, events above the mark belong to a group that never
+/// committed and [`recover`] removes them.
 fn number_events(
     changes: &mut Changes,
     events: Vec<NewEvent>,
     next: &mut u64,
-) -> Result<(), Error> {
+) -> Result<Changes, Error> {
+    let mut numbered = Changes::new();
     if events.is_empty() {
-        return Ok(());
+        return Ok(numbered);
     }
     let at = super::now();
     for e in events {
-        changes.insert(
+        numbered.insert(
             keys::event(*next),
             Some(IVec::from(events::encode(*next, at, &e)?)),
         );
         *next += 1;
     }
-    Ok(())
+    changes.insert(
+        keys::events_committed(),
+        Some(IVec::from(&(*next - 1).to_be_bytes()[..])),
+    );
+    Ok(numbered)
 }
 
 fn write_loose(tree: &sled::Tree, loose: &Changes) -> Result<(), Error> {
@@ -557,9 +567,44 @@ pub fn recover(tree: &sled::Tree) -> Result<usize, Error> {
         tree.remove(&key)?;
         redone += 1;
     }
-    if redone > 0 {
+    // Events above the committed mark were written for a group that never committed.
+    let last_event = tree
+        .scan_prefix(keys::all_events())
+        .keys()
+        .next_back()
+        .transpose()?
+        .and_then(|k| keys::parse_event(&k));
+    let mut orphans = 0;
+    match tree.get(keys::events_committed())? {
+        Some(v) => {
+            let committed = <[u8; 8]>::try_from(v.as_ref()).map_or(u64::MAX, u64::from_be_bytes);
+            for k in tree
+                .range(keys::event(committed.saturating_add(1))..)
+                .keys()
+            {
+                let k = k?;
+                if keys::parse_event(&k).is_none() {
+                    break;
+                }
+                tree.remove(k)?;
+                orphans += 1;
+            }
+        }
+        // A store from before the mark existed: every event in it committed with its group.
+        None => {
+            tree.insert(
+                keys::events_committed(),
+                &last_event.unwrap_or(0).to_be_bytes()[..],
+            )?;
+        }
+    }
+    if redone > 0 || orphans > 0 {
         tree.flush()?;
-        tracing::warn!(groups = redone, "redid writes interrupted by a crash");
+        tracing::warn!(
+            groups = redone,
+            orphan_events = orphans,
+            "redid writes interrupted by a crash"
+        );
     }
     Ok(redone)
 }
