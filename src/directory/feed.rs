@@ -160,13 +160,7 @@ fn raw_event(
     previous: Option<Box<RawValue>>,
     request: Option<&str>,
 ) -> NewEvent {
-    NewEvent {
-        event_type: t,
-        org: org.to_string(),
-        data,
-        previous,
-        request_id: request.map(str::to_string),
-    }
+    NewEvent::new(t, org, &data, previous.as_deref(), request)
 }
 
 /// The prior values of the top-level attributes that differ (null: it was absent).
@@ -432,10 +426,6 @@ mod tests {
         }
     }
 
-    fn parse(v: &Option<Box<RawValue>>) -> Value {
-        serde_json::from_str(v.as_ref().unwrap().get()).unwrap()
-    }
-
     fn types(events: &[NewEvent]) -> Vec<&str> {
         events.iter().map(|e| e.event_type).collect()
     }
@@ -448,14 +438,11 @@ mod tests {
         );
         let e = resource_written("acme", ResourceKind::User, &u, Some("req1"));
         assert_eq!(types(&e), ["user.deactivated"]);
-        assert_eq!(
-            parse(&e[0].previous),
-            json!({"title": "Dev", "active": null})
-        );
-        let data: Value = serde_json::from_str(e[0].data.get()).unwrap();
-        assert_eq!(data["active"], false);
-        assert_eq!(data["object"], "user");
-        assert_eq!(e[0].request_id.as_deref(), Some("req1"));
+        let v = e[0].json();
+        assert_eq!(v["previous"], json!({"title": "Dev", "active": null}));
+        assert_eq!(v["data"]["active"], false);
+        assert_eq!(v["data"]["object"], "user");
+        assert_eq!(v["request_id"], "req1");
         let back = update(
             Some(json!({"userName": "a@x.com", "active": false})),
             json!({"userName": "a@x.com", "active": true}),
@@ -501,7 +488,7 @@ mod tests {
         );
         assert_eq!(e[7].event_type, "group.user_added");
         assert_eq!(
-            serde_json::from_str::<Value>(e[7].data.get()).unwrap(),
+            e[7].json()["data"],
             json!({"group": {"id": "u1", "displayName": "Eng"}, "user": {"id": "u7", "userName": "seven@x.com"}})
         );
         assert_eq!(e[500].event_type, "group.user_removed");

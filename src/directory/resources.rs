@@ -322,15 +322,20 @@ impl Directory {
             attrs,
             member_count: 0,
         };
+        // A user's created event is all known before the write: built here, off the writer. A
+        // group's names its first members, which only the write knows.
+        let ready = (kind == ResourceKind::User).then(|| {
+            self.written_events(&org.id, kind, request)(&ResourceUpdate {
+                before: None,
+                after: rec.clone(),
+                members: Default::default(),
+            })
+        });
+        let written = self.written_events(&org.id, kind, request);
+        let events = move |u: &ResourceUpdate| ready.unwrap_or_else(|| written(u));
         match self
             .store
-            .create_resource(
-                &org.id,
-                kind,
-                &rec,
-                &members,
-                self.written_events(&org.id, kind, request),
-            )
+            .create_resource(&org.id, kind, &rec, &members, events)
             .await?
         {
             Ok(created) => Ok(created),

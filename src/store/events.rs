@@ -11,23 +11,90 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use super::writer::OpResult;
 use super::{Error, Result, Store, keys};
 
-/// An event a write asks for; the writer gives it its number, id and time.
+/// An event a write makes, encoded where it is made (off the writer thread when it can be:
+/// a create's event is built before the write is queued) but for its number, which the writer
+/// stamps into its cursor.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub event_type: &'static str,
     pub org: String,
-    /// The resource, serialized once by whoever built the event.
-    pub data: Box<RawValue>,
-    /// Prior values of the attributes the change changed (updated events only).
-    pub previous: Option<Box<RawValue>>,
-    /// The activity record of the SCIM request that caused it.
-    pub request_id: Option<String>,
+    /// The stored form with a cursor of zeros.
+    bytes: Vec<u8>,
+    /// Where the cursor's 16 digits are in `bytes`.
+    cursor_at: usize,
+}
+
+impl NewEvent {
+    /// An event of `event_type` about `org`, happening now: `data` is the resource as the
+    /// application API shows it, `previous` the prior values of what changed (updated events),
+    /// `request_id` the activity record of the SCIM request that caused it.
+    pub fn new(
+        event_type: &'static str,
+        org: &str,
+        data: &RawValue,
+        previous: Option<&RawValue>,
+        request_id: Option<&str>,
+    ) -> NewEvent {
+        let at = super::now();
+        let envelope = Envelope {
+            object: "event",
+            id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            cursor: cursor(0),
+            event_type,
+            organization: org,
+            occurred_at: crate::util::rfc3339(at),
+            data,
+            previous,
+            request_id,
+        };
+        let ms = (at.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+        let mut bytes = Vec::with_capacity(256 + data.get().len());
+        bytes.push(VERSION);
+        bytes.extend_from_slice(&ms.to_be_bytes());
+        // Header fields are short by construction (types are constants, organization ids at
+        // most 63 bytes); a longer one would be cut, never fail the write.
+        for field in [event_type.as_bytes(), org.as_bytes()] {
+            let field = &field[..field.len().min(255)];
+            bytes.push(field.len() as u8);
+            bytes.extend_from_slice(field);
+        }
+        let json_at = bytes.len();
+        // Writing JSON of strings and raw JSON into memory cannot fail.
+        let _ = serde_json::to_writer(&mut bytes, &envelope);
+        // The cursor comes right after `object` and `id`, before anything a caller wrote.
+        const FIELD: &[u8] = b"\"cursor\":\"";
+        let cursor_at = json_at
+            + bytes[json_at..]
+                .windows(FIELD.len())
+                .position(|w| w == FIELD)
+                .unwrap_or(0)
+            + FIELD.len();
+        NewEvent {
+            event_type,
+            org: org.to_string(),
+            bytes,
+            cursor_at,
+        }
+    }
+
+    /// The stored form of this event as number `seq`.
+    pub(super) fn stamped(&self, seq: u64) -> Vec<u8> {
+        let mut out = self.bytes.clone();
+        out[self.cursor_at..self.cursor_at + 16].copy_from_slice(cursor(seq).as_bytes());
+        out
+    }
+
+    /// The event's JSON as it will be served (with a cursor of zeros), for tests and logs.
+    pub fn json(&self) -> serde_json::Value {
+        decode(&self.bytes)
+            .and_then(|(_, _, _, json)| serde_json::from_slice(json).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// An event as stored: its number, header fields and served JSON.
@@ -70,32 +137,6 @@ struct Envelope<'a> {
 }
 
 const VERSION: u8 = 1;
-
-/// The stored form of event `seq`.
-pub(super) fn encode(seq: u64, at: OffsetDateTime, e: &NewEvent) -> Result<Vec<u8>> {
-    let envelope = Envelope {
-        object: "event",
-        id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
-        cursor: cursor(seq),
-        event_type: e.event_type,
-        organization: &e.org,
-        occurred_at: crate::util::rfc3339(at),
-        data: &e.data,
-        previous: e.previous.as_deref(),
-        request_id: e.request_id.as_deref(),
-    };
-    let ms = (at.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
-    let mut out = Vec::with_capacity(256);
-    out.push(VERSION);
-    out.extend_from_slice(&ms.to_be_bytes());
-    for field in [e.event_type.as_bytes(), e.org.as_bytes()] {
-        let len = u8::try_from(field.len()).map_err(|_| Error::Encode("event header".into()))?;
-        out.push(len);
-        out.extend_from_slice(field);
-    }
-    serde_json::to_writer(&mut out, &envelope).map_err(|e| Error::Encode(e.to_string()))?;
-    Ok(out)
-}
 
 /// (milliseconds, type, organization, JSON) of a stored event.
 fn decode(v: &[u8]) -> Option<(u64, &str, &str, &[u8])> {
@@ -294,6 +335,17 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn v_at(json: &[u8]) -> &str {
+        let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+        Box::leak(
+            v["occurred_at"]
+                .as_str()
+                .unwrap()
+                .to_string()
+                .into_boxed_str(),
+        )
+    }
+
     #[test]
     fn cursors_sort_like_numbers_and_parse_strictly() {
         assert!(cursor(9) < cursor(10) && cursor(255) < cursor(256));
@@ -311,23 +363,22 @@ mod tests {
 
     #[test]
     fn stored_events_keep_header_and_json() {
-        let e = NewEvent {
-            event_type: "user.created",
-            org: "acme".into(),
-            data: serde_json::value::to_raw_value(&serde_json::json!({"id": "u1"})).unwrap(),
-            previous: None,
-            request_id: Some("r1".into()),
-        };
-        let at = time::macros::datetime!(2026-12-03 10:00:00.123 UTC);
-        let bytes = encode(7, at, &e).unwrap();
+        let data = serde_json::value::to_raw_value(&serde_json::json!({"id": "u1", "cursor": "x"}))
+            .unwrap();
+        let e = NewEvent::new("user.created", "acme", &data, None, Some("r1"));
+        let bytes = e.stamped(7);
         let (ms, t, o, json) = decode(&bytes).unwrap();
         assert_eq!((t, o), ("user.created", "acme"));
+        let at = crate::util::parse_rfc3339(v_at(json)).unwrap();
         assert_eq!(ms as i128, at.unix_timestamp_nanos() / 1_000_000);
         let v: serde_json::Value = serde_json::from_slice(json).unwrap();
         assert_eq!(v["object"], "event");
         assert_eq!(v["cursor"], cursor(7));
         assert_eq!(v["type"], "user.created");
-        assert_eq!(v["occurred_at"], "2026-12-03T10:00:00.123Z");
+        assert_eq!(
+            v["data"]["cursor"], "x",
+            "only the envelope's cursor is stamped"
+        );
         assert_eq!(v["data"]["id"], "u1");
         assert_eq!(v["request_id"], "r1");
         assert!(v.get("previous").is_none());

@@ -679,13 +679,8 @@ fn a_record_that_cannot_be_encoded_fails_its_write_not_the_writer() {
 }
 
 fn ev(t: &'static str, org: &str) -> NewEvent {
-    NewEvent {
-        event_type: t,
-        org: org.into(),
-        data: serde_json::value::to_raw_value(&serde_json::json!({"n": t})).unwrap(),
-        previous: None,
-        request_id: None,
-    }
+    let data = serde_json::value::to_raw_value(&serde_json::json!({"n": t})).unwrap();
+    NewEvent::new(t, org, &data, None, None)
 }
 
 #[test]
@@ -792,7 +787,7 @@ fn events_of_a_group_that_never_committed_are_removed_at_open() {
     {
         let db = sled::open(dir.path()).unwrap();
         let tree = db.open_tree("scimdesk").unwrap();
-        let bytes = events::encode(2, now(), &ev("user.created", "a")).unwrap();
+        let bytes = ev("user.created", "a").stamped(2);
         tree.insert(keys::event(2), bytes).unwrap();
         db.flush().unwrap();
     }

@@ -26,7 +26,7 @@ use sled::IVec;
 use tokio::sync::oneshot;
 
 use super::commit::Committer;
-use super::events::{self, EventHead, NewEvent};
+use super::events::{EventHead, NewEvent};
 use super::{Error, Outcome, keys};
 
 /// Most writes applied in one group.
@@ -458,12 +458,8 @@ fn number_events(
     if events.is_empty() {
         return Ok(numbered);
     }
-    let at = super::now();
     for e in events {
-        numbered.insert(
-            keys::event(*next),
-            Some(IVec::from(events::encode(*next, at, &e)?)),
-        );
+        numbered.insert(keys::event(*next), Some(IVec::from(e.stamped(*next))));
         *next += 1;
     }
     changes.insert(
