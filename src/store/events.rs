@@ -4,8 +4,10 @@
 //! flushed), so a reader never sees an event that a crash could take back.
 //!
 //! A stored event is a small header (version, time in milliseconds, type, organization) and
-//! the event's JSON exactly as the API serves it, so a page is served by copying bytes and
-//! filtered by reading headers.
+//! the event's JSON without its cursor, LZ4-compressed (events repeat the same keys, and every
+//! byte stored joins the log acknowledged writes wait for); a read decompresses it and puts the
+//! cursor, which is the event's number, back in. Filters read headers only. Nothing about an
+//! event is left for the writer thread to do but to number it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,17 +18,14 @@ use tokio::sync::watch;
 use super::writer::OpResult;
 use super::{Error, Result, Store, keys};
 
-/// An event a write makes, encoded where it is made (off the writer thread when it can be:
-/// a create's event is built before the write is queued) but for its number, which the writer
-/// stamps into its cursor.
+/// An event a write makes, encoded and compressed where it is made (off the writer thread when
+/// it can be: a create's event is built before the write is queued); the writer only numbers it.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub event_type: &'static str,
     pub org: String,
-    /// The stored form with a cursor of zeros.
+    /// The stored form.
     bytes: Vec<u8>,
-    /// Where the cursor's 16 digits are in `bytes`.
-    cursor_at: usize,
 }
 
 impl NewEvent {
@@ -44,7 +43,6 @@ impl NewEvent {
         let envelope = Envelope {
             object: "event",
             id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
-            cursor: cursor(0),
             event_type,
             organization: org,
             occurred_at: crate::util::rfc3339(at),
@@ -52,8 +50,16 @@ impl NewEvent {
             previous,
             request_id,
         };
+        // Writing JSON of strings and raw JSON into memory cannot fail.
+        let json = serde_json::to_vec(&envelope).unwrap_or_default();
+        // The cursor goes back in right after `id`, before anything a caller wrote.
+        const AFTER_ID: &[u8] = b",\"type\":";
+        let splice = json
+            .windows(AFTER_ID.len())
+            .position(|w| w == AFTER_ID)
+            .unwrap_or(json.len().saturating_sub(1));
         let ms = (at.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
-        let mut bytes = Vec::with_capacity(256 + data.get().len());
+        let mut bytes = Vec::with_capacity(64 + json.len() / 2);
         bytes.push(VERSION);
         bytes.extend_from_slice(&ms.to_be_bytes());
         // Header fields are short by construction (types are constants, organization ids at
@@ -63,38 +69,41 @@ impl NewEvent {
             bytes.push(field.len() as u8);
             bytes.extend_from_slice(field);
         }
-        let json_at = bytes.len();
-        // Writing JSON of strings and raw JSON into memory cannot fail.
-        let _ = serde_json::to_writer(&mut bytes, &envelope);
-        // The cursor comes right after `object` and `id`, before anything a caller wrote.
-        const FIELD: &[u8] = b"\"cursor\":\"";
-        let cursor_at = json_at
-            + bytes[json_at..]
-                .windows(FIELD.len())
-                .position(|w| w == FIELD)
-                .unwrap_or(0)
-            + FIELD.len();
+        bytes.extend_from_slice(&(splice as u32).to_be_bytes());
+        bytes.extend_from_slice(&lz4_flex::compress_prepend_size(&json));
         NewEvent {
             event_type,
             org: org.to_string(),
             bytes,
-            cursor_at,
         }
     }
 
-    /// The stored form of this event as number `seq`.
-    pub(super) fn stamped(&self, seq: u64) -> Vec<u8> {
-        let mut out = self.bytes.clone();
-        out[self.cursor_at..self.cursor_at + 16].copy_from_slice(cursor(seq).as_bytes());
-        out
+    /// The stored form.
+    pub(super) fn stored(&self) -> &[u8] {
+        &self.bytes
     }
 
     /// The event's JSON as it will be served (with a cursor of zeros), for tests and logs.
     pub fn json(&self) -> serde_json::Value {
         decode(&self.bytes)
-            .and_then(|(_, _, _, json)| serde_json::from_slice(json).ok())
+            .and_then(|(_, _, _, body)| served(0, body))
+            .and_then(|json| serde_json::from_slice(&json).ok())
             .unwrap_or_default()
     }
+}
+
+/// The JSON served for event `seq` from its stored body: decompressed, with its cursor.
+fn served(seq: u64, body: &[u8]) -> Option<Vec<u8>> {
+    let splice = u32::from_be_bytes(body.get(..4)?.try_into().ok()?) as usize;
+    let json = lz4_flex::decompress_size_prepended(body.get(4..)?).ok()?;
+    let (head, tail) = (json.get(..splice)?, json.get(splice..)?);
+    let mut out = Vec::with_capacity(json.len() + 32);
+    out.extend_from_slice(head);
+    out.extend_from_slice(b",\"cursor\":\"");
+    out.extend_from_slice(cursor(seq).as_bytes());
+    out.push(b'"');
+    out.extend_from_slice(tail);
+    Some(out)
 }
 
 /// An event as stored: its number, header fields and served JSON.
@@ -125,7 +134,6 @@ pub fn parse_cursor(s: &str) -> Option<u64> {
 struct Envelope<'a> {
     object: &'static str,
     id: String,
-    cursor: String,
     #[serde(rename = "type")]
     event_type: &'a str,
     organization: &'a str,
@@ -136,9 +144,9 @@ struct Envelope<'a> {
     request_id: Option<&'a str>,
 }
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
-/// (milliseconds, type, organization, JSON) of a stored event.
+/// (milliseconds, type, organization, body) of a stored event.
 fn decode(v: &[u8]) -> Option<(u64, &str, &str, &[u8])> {
     if *v.first()? != VERSION {
         return None;
@@ -251,10 +259,11 @@ impl Store {
             let Some(seq) = keys::parse_event(&k) else {
                 break;
             };
-            let (ms, t, o, json) = decode(&v).ok_or_else(|| Error::Corrupt {
+            let corrupt = || Error::Corrupt {
                 key: format!("event {seq}"),
                 reason: "unreadable event".into(),
-            })?;
+            };
+            let (ms, t, o, body) = decode(&v).ok_or_else(corrupt)?;
             page.scanned_to = seq;
             looked += 1;
             if wanted(t, o) {
@@ -263,7 +272,7 @@ impl Store {
                     occurred_ms: ms,
                     event_type: t.to_string(),
                     org: o.to_string(),
-                    json: json.to_vec(),
+                    json: served(seq, body).ok_or_else(corrupt)?,
                 });
             }
             if page.events.len() >= limit || looked >= scan {
@@ -366,8 +375,8 @@ mod tests {
         let data = serde_json::value::to_raw_value(&serde_json::json!({"id": "u1", "cursor": "x"}))
             .unwrap();
         let e = NewEvent::new("user.created", "acme", &data, None, Some("r1"));
-        let bytes = e.stamped(7);
-        let (ms, t, o, json) = decode(&bytes).unwrap();
+        let (ms, t, o, body) = decode(e.stored()).unwrap();
+        let json = &served(7, body).unwrap()[..];
         assert_eq!((t, o), ("user.created", "acme"));
         let at = crate::util::parse_rfc3339(v_at(json)).unwrap();
         assert_eq!(ms as i128, at.unix_timestamp_nanos() / 1_000_000);

@@ -787,7 +787,7 @@ fn events_of_a_group_that_never_committed_are_removed_at_open() {
     {
         let db = sled::open(dir.path()).unwrap();
         let tree = db.open_tree("scimdesk").unwrap();
-        let bytes = ev("user.created", "a").stamped(2);
+        let bytes = ev("user.created", "a").stored().to_vec();
         tree.insert(keys::event(2), bytes).unwrap();
         db.flush().unwrap();
     }

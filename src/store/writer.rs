@@ -459,7 +459,7 @@ fn number_events(
         return Ok(numbered);
     }
     for e in events {
-        numbered.insert(keys::event(*next), Some(IVec::from(e.stamped(*next))));
+        numbered.insert(keys::event(*next), Some(IVec::from(e.stored())));
         *next += 1;
     }
     changes.insert(
