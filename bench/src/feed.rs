@@ -16,10 +16,12 @@ use crate::report::Latencies;
 use crate::scenarios::{group, populate, user_body};
 
 /// Reads every page of `path` (a list or the feed) from the start; returns (items, pages).
+/// `progress(items)` is called after each page.
 async fn walk(
     api: &Target,
     path: &str,
     cursor_of: impl Fn(&Value) -> Option<String>,
+    mut progress: impl FnMut(u64),
 ) -> (u64, u64) {
     let mut conn = Conn::open(api).await.expect("connect to the API");
     let (mut items, mut pages) = (0, 0);
@@ -35,6 +37,7 @@ async fn walk(
         let v: Value = serde_json::from_slice(&r.body).expect("JSON");
         items += v["data"].as_array().map_or(0, |d| d.len() as u64);
         pages += 1;
+        progress(items);
         if !v["has_more"].as_bool().unwrap_or(false) {
             return (items, pages);
         }
@@ -83,19 +86,34 @@ pub async fn run(args: &Args) -> Value {
     let (rss_before, _) = server.memory_now();
     let sampler = Sampler::start(server.pid());
     let started = Instant::now();
-    let (events, pages) = walk(&api, "/api/v1/events?limit=1000", |v| {
-        v["next_cursor"].as_str().map(str::to_string)
-    })
+    // The server's RSS after each quarter of the walk: flat if memory does not grow with the
+    // number of events read.
+    let quarter = (args.feed_events / 4).max(1);
+    let mut rss_by_quarter = Vec::new();
+    let (events, pages) = walk(
+        &api,
+        "/api/v1/events?limit=1000",
+        |v| v["next_cursor"].as_str().map(str::to_string),
+        |items| {
+            if items / quarter > rss_by_quarter.len() as u64 {
+                rss_by_quarter.push(server.memory_now().0);
+            }
+        },
+    )
     .await;
     let read_seconds = started.elapsed().as_secs_f64();
     let memory = sampler.finish();
     println!(
-        "feed: {events} events (filled at {:.0} events/s, {} errors) read in {pages} pages of 1,000 at {:.0} events/s; server RSS {rss_before:.0} MiB before the walk, peak {:.0} MiB during, {:.0} MiB after",
+        "feed: {events} events (filled at {:.0} events/s, {} errors) read in {pages} pages of 1,000 at {:.0} events/s; server RSS {rss_before:.0} MiB before the walk, after each quarter {}, peak {:.0} MiB",
         (filled.requests * 1_000) as f64 / fill_seconds,
         filled.errors,
         events as f64 / read_seconds,
+        rss_by_quarter
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(" / "),
         memory.rss_peak,
-        memory.rss_end,
     );
 
     // Commit to long poll: creates at a steady rate, a reader long-polling for them.
@@ -187,6 +205,7 @@ pub async fn run(args: &Args) -> Value {
         &big.api,
         "/api/v1/organizations/bench/users?limit=1000",
         |v| v["next_cursor"].as_str().map(str::to_string),
+        |_| {},
     )
     .await;
     let walk_rate = users as f64 / started.elapsed().as_secs_f64();
@@ -200,6 +219,7 @@ pub async fn run(args: &Args) -> Value {
         "server_rss_mib_before_walk": rss_before,
         "server_rss_mib_peak_during_walk": memory.rss_peak,
         "server_rss_mib_after_walk": memory.rss_end,
+        "server_rss_mib_after_each_quarter": rss_by_quarter,
         "long_poll": {
             "writes_per_second": writes.rps(),
             "commit_to_poll_ms": lat.to_json(),
