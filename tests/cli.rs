@@ -298,3 +298,48 @@ fn a_store_in_use_is_a_one_line_error() {
     let _held = scimdesk::store::Store::open(&config.store.data_dir, 1 << 20).unwrap();
     env.fails(&["org", "list"], 1, "in use by a running scimdesk");
 }
+
+#[test]
+fn application_keys_and_the_change_feed_from_the_command_line() {
+    let env = Env::new();
+    env.ok(&["org", "create", "acme", "--name", "Acme Corp"]);
+    env.ok(&["domain", "add", "acme", "acme.com"]);
+    let issued = env.json(&["app-key", "issue", "--name", "billing", "--org", "acme"]);
+    let id = issued["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("appkey_"));
+    assert!(
+        issued["secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("scimdesk_app_")
+    );
+    let listed = env.json(&["app-key", "list"]);
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["org"], "acme");
+    assert!(listed[0].get("secret").is_none() && listed[0].get("digest").is_none());
+    env.fails(
+        &["app-key", "issue", "--name", "x", "--org", "nope"],
+        1,
+        "nope",
+    );
+    env.ok(&["app-key", "revoke", &id]);
+    env.fails(&["app-key", "revoke", &id], 1, "already revoked");
+    // The feed: one line per event, or each event's JSON with --json.
+    let text = env.ok(&["events"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains("organization.created") && lines[0].contains("acme"));
+    assert!(lines[1].contains("organization.domain_added") && lines[1].contains("acme.com"));
+    let json = env.ok(&[
+        "events",
+        "--type",
+        "organization.*",
+        "--json",
+        "--limit",
+        "1",
+    ]);
+    let first: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(first["type"], "organization.created");
+    env.fails(&["events", "--type", "nonsense"], 1, "unknown event type");
+    env.fails(&["events", "--after", "zzz"], 1, "not an event cursor");
+}
