@@ -16,6 +16,21 @@ pub struct Config {
     pub activity: ActivityConfig,
     pub events: EventsConfig,
     pub api: ApiConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhooksConfig {
+    /// Plain http to addresses other than loopback.
+    pub allow_http: bool,
+    /// Delays before each retry after a failed delivery; after the last, the event is given up.
+    pub retries: Vec<std::time::Duration>,
+    /// How long one delivery may take.
+    pub timeout: std::time::Duration,
+    /// An endpoint failing without a success for this long is disabled.
+    pub disable_after: time::Duration,
+    /// Certificates (PEM) trusted for https receivers besides the public roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +103,18 @@ struct RawConfig {
     events: RawEvents,
     #[serde(default)]
     api: RawApi,
+    #[serde(default)]
+    webhooks: RawWebhooks,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWebhooks {
+    allow_http: Option<bool>,
+    retries: Option<Vec<String>>,
+    timeout: Option<String>,
+    disable_after: Option<String>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -134,30 +161,68 @@ struct RawScim {
     max_results: Option<u64>,
 }
 
+/// `[webhooks]`: retries default to Svix's schedule after the first attempt.
+fn webhooks_config(raw: &RawWebhooks, base: &Path) -> Result<WebhooksConfig, ConfigError> {
+    let duration = |key: &str, text: &str, zero_ok: bool| {
+        parse_duration(text)
+            .ok()
+            .filter(|d| d.is_positive() || (zero_ok && d.is_zero()))
+            .map(|d| std::time::Duration::from_millis(d.whole_milliseconds() as u64))
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "webhooks.{key}: {text:?} is not a {}duration like \"5s\" or \"2h\"",
+                    if zero_ok { "" } else { "positive " }
+                ))
+            })
+    };
+    const RETRIES: [&str; 7] = ["5s", "5m", "30m", "2h", "5h", "10h", "10h"];
+    let retries: Result<Vec<_>, _> = match &raw.retries {
+        None => RETRIES
+            .iter()
+            .map(|t| duration("retries", t, true))
+            .collect(),
+        Some(list) => list.iter().map(|t| duration("retries", t, true)).collect(),
+    };
+    let disable_after = duration(
+        "disable_after",
+        raw.disable_after.as_deref().unwrap_or("5d"),
+        false,
+    )?;
+    Ok(WebhooksConfig {
+        allow_http: raw.allow_http.unwrap_or(false),
+        retries: retries?,
+        timeout: duration("timeout", raw.timeout.as_deref().unwrap_or("15s"), false)?,
+        disable_after: time::Duration::try_from(disable_after)
+            .map_err(|_| ConfigError("webhooks.disable_after: too long".into()))?,
+        ca_file: raw.ca_file.as_ref().map(|f| base.join(f)),
+    })
+}
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8081";
 
-/// Parses `30s`, `15m`, `2h`, `7d` (a bare number is seconds).
+/// Parses `250ms`, `30s`, `15m`, `2h`, `7d` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Result<time::Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
     let n: i64 = digits.parse().map_err(|_| {
-        format!("invalid duration {text:?}: use a number and s, m, h or d, like 2h")
+        format!("invalid duration {text:?}: use a number and ms, s, m, h or d, like 2h")
     })?;
-    let secs = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
+    let millis = match unit {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => {
             return Err(format!(
-                "invalid duration {text:?}: use s, m, h or d, like 2h"
+                "invalid duration {text:?}: use ms, s, m, h or d, like 2h"
             ));
         }
     };
-    n.checked_mul(secs)
-        .map(time::Duration::seconds)
+    n.checked_mul(millis)
+        .map(time::Duration::milliseconds)
         .ok_or_else(|| format!("invalid duration {text:?}: too long"))
 }
 
@@ -227,7 +292,9 @@ impl Config {
                 ))
             })?),
         };
+        let webhooks = webhooks_config(&raw.webhooks, base)?;
         Ok(Config {
+            webhooks,
             events: EventsConfig {
                 enabled: raw.events.enabled.unwrap_or(true),
                 retention,

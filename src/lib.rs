@@ -16,5 +16,6 @@ pub mod service;
 pub mod store;
 pub mod tui;
 pub mod util;
+pub mod webhooks;
 
 pub use store::now;

@@ -1,9 +1,10 @@
 //! The running service: the SCIM listener, the application API's listener and the background
-//! workers, started and stopped in one place for `scimdesk serve` and for the dashboard when
+//! workers (event retention, webhook deliveries), started and stopped in one place for `scimdesk serve` and for the dashboard when
 //! it serves. Both listeners are bound before anything runs, so a taken address is an error
 //! before the first request.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -11,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::directory::Directory;
 use crate::server::{self, ServeError};
+use crate::webhooks::{self, Clock, SystemClock};
 
 /// How often event retention runs (it also runs in batches until nothing is left to trim).
 const TRIM_EVERY: Duration = Duration::from_secs(10);
@@ -45,6 +47,17 @@ impl Service {
         scim: tokio::net::TcpListener,
         api: Option<tokio::net::TcpListener>,
     ) -> Result<Service, ServeError> {
+        Service::start_with_clock(dir, scim, api, Arc::new(SystemClock))
+    }
+
+    /// [`Service::start_on`] with webhook retries timed by `clock` (tests).
+    pub fn start_with_clock(
+        dir: Directory,
+        scim: tokio::net::TcpListener,
+        api: Option<tokio::net::TcpListener>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Service, ServeError> {
+        let client = webhooks::Client::new(&dir.config().webhooks).map_err(ServeError::Webhooks)?;
         let stop = CancellationToken::new();
         let scim_addr = scim
             .local_addr()
@@ -63,6 +76,12 @@ impl Service {
             )));
         }
         tasks.push(tokio::spawn(trim_events(dir.clone(), stop.clone())));
+        tasks.push(tokio::spawn(webhooks::run(
+            dir.clone(),
+            client,
+            clock,
+            stop.clone(),
+        )));
         Ok(Service {
             dir,
             scim_addr,

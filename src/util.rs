@@ -50,6 +50,27 @@ pub fn query_pairs(raw: &str) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
+/// A duration for people: `250ms`, `15s`, `5m`, `2h`, `5d` (the largest unit it divides by;
+/// otherwise seconds with a fraction).
+pub fn display_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, per) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms >= per && ms.is_multiple_of(per) {
+            return format!("{}{unit}", ms / per);
+        }
+    }
+    if ms < 1_000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

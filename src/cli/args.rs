@@ -58,6 +58,53 @@ pub enum Command {
     AppKey(AppKeyCommand),
     /// Print the change feed (one event per line; with --json, the events' JSON).
     Events(EventsArgs),
+    /// Manage webhook endpoints: the change feed pushed to the application, signed.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Add an endpoint; its signing secret is printed once. It receives the events after now
+    /// (or after --from).
+    Add {
+        /// The receiver: https (plain http only for loopback, or with [webhooks] allow_http).
+        url: String,
+        /// Only this organization's events (default: every organization's).
+        #[arg(long)]
+        org: Option<String>,
+        /// Only these event types: `user.*,group.user_added` (default: every type).
+        #[arg(long)]
+        events: Option<String>,
+        /// Start after this cursor instead of the feed's newest event.
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// List endpoints with their state and backlog.
+    List,
+    /// Show an endpoint: its streams per organization and its recent attempts.
+    Show { id: String },
+    /// Remove an endpoint; its deliveries stop.
+    Remove { id: String },
+    /// Stop delivering to an endpoint (events wait until it is enabled).
+    Disable { id: String },
+    /// Deliver again to a disabled endpoint, starting with what was waiting.
+    Enable { id: String },
+    /// Issue a new signing secret (printed once); the old one signs beside it for 24 h.
+    #[command(name = "rotate-secret")]
+    RotateSecret { id: String },
+    /// Send a `webhook.test` event now and print what the receiver answered.
+    Test { id: String },
+    /// Deliver events again: every one after a cursor, or since a time.
+    Replay {
+        id: String,
+        /// After this cursor.
+        #[arg(long, conflicts_with = "since", required_unless_present = "since")]
+        after: Option<String>,
+        /// Since this time: RFC 3339 (`2026-12-01T00:00:00Z`) or a duration ago (`2h`, `3d`).
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -10,6 +10,7 @@ mod keys;
 mod orgs;
 mod output;
 mod serve;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -57,7 +58,9 @@ impl From<crate::directory::Error> for Failure {
 impl From<crate::server::ServeError> for Failure {
     fn from(e: crate::server::ServeError) -> Failure {
         match e {
-            crate::server::ServeError::Bind(m) => Failure::usage(m),
+            crate::server::ServeError::Bind(m) | crate::server::ServeError::Webhooks(m) => {
+                Failure::usage(m)
+            }
             open => Failure::refused(open.to_string()),
         }
     }
@@ -117,6 +120,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Some(Command::Events(args)) => {
                 app_keys::events(operate(config)?.as_ref(), args, json).await
+            }
+            Some(Command::Webhook(cmd)) => {
+                webhooks::webhook(operate(config)?.as_ref(), cmd, json).await
             }
         }
     })

@@ -6,13 +6,14 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use super::{
-    ActivityFeed, AppKeyInfo, Control, Error, ErrorKind, EventBatch, EventQuery, FeedItem,
-    FeedSummary, IssuedAppKey, IssuedKey, KeyInfo, MEMBER_PAGE, OrgDetail, OrgSummary,
-    ResourceDetail, ResourceRow, Result, search_filter,
+    ActivityFeed, AddedWebhook, AppKeyInfo, Control, Error, ErrorKind, EventBatch, EventQuery,
+    FeedItem, FeedSummary, IssuedAppKey, IssuedKey, KeyInfo, MEMBER_PAGE, NewWebhook, OrgDetail,
+    OrgSummary, ReplayFrom, ResourceDetail, ResourceRow, Result, StreamInfo, WebhookDetail,
+    WebhookInfo, search_filter,
 };
 use crate::activity::{ActivityEvent, ActivityQuery, Outcome};
 use crate::directory::feed;
-use crate::directory::{CheckReport, Directory, Organization};
+use crate::directory::{Attempt, CheckReport, Directory, Organization, WebhookEndpoint};
 use crate::scim::list::ListParams;
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
@@ -49,6 +50,37 @@ impl Local {
             .ok()
             .and_then(|v| v.first().map(|e| e.time))
     }
+}
+
+/// An endpoint as operators see it, with its delivery state summed over its streams.
+fn webhook_info(dir: &Directory, e: &WebhookEndpoint) -> Result<WebhookInfo> {
+    let now = crate::store::now();
+    let progress = dir.delivery_progress(e)?;
+    let states = dir.delivery_states(&e.id)?;
+    let backlog = dir.webhook_backlog(e)?;
+    let signing: Vec<_> = e.signing(now).collect();
+    Ok(WebhookInfo {
+        id: e.id.clone(),
+        url: e.url.clone(),
+        org: e.org.clone(),
+        types: e.types.clone(),
+        enabled: e.enabled,
+        disabled_reason: e.disabled_reason.clone(),
+        created: e.created,
+        signing_secrets: signing.len(),
+        old_secret_expires: signing.iter().filter_map(|s| s.expires).min(),
+        backlog: backlog.events,
+        backlog_estimated: backlog.estimated,
+        delivered: states.iter().map(|(_, s)| s.delivered).sum(),
+        failed: states.iter().map(|(_, s)| s.failed).sum(),
+        last_success: progress.last_success,
+        last_failure: states
+            .iter()
+            .filter_map(|(_, s)| s.last_failure.clone())
+            .max_by_key(|a| a.at),
+        next_retry: states.iter().filter_map(|(_, s)| s.next_retry).min(),
+        failing_since: progress.failing_since,
+    })
 }
 
 fn text(attrs: &serde_json::Map<String, Value>, k: &str) -> String {
@@ -384,5 +416,100 @@ impl Control for Local {
                 .dir
                 .count_events_since(org, crate::store::now() - time::Duration::hours(1))?,
         })
+    }
+
+    async fn add_webhook(&self, new: &NewWebhook) -> Result<AddedWebhook> {
+        let from = match new.from.as_deref() {
+            None => None,
+            Some(c) => Some(parse_cursor(c).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Invalid,
+                    format!("invalid cursor {c:?}: use one from `scimdesk events` (16 hex digits)"),
+                )
+            })?),
+        };
+        let added = self
+            .dir
+            .add_webhook(&new.url, new.org.as_deref(), new.events.as_deref(), from)
+            .await?;
+        Ok(AddedWebhook {
+            webhook: webhook_info(&self.dir, &added.endpoint)?,
+            secret: added.secret,
+        })
+    }
+
+    async fn list_webhooks(&self) -> Result<Vec<WebhookInfo>> {
+        self.dir
+            .list_webhooks()?
+            .iter()
+            .map(|e| webhook_info(&self.dir, e))
+            .collect()
+    }
+
+    async fn webhook(&self, id: &str) -> Result<WebhookDetail> {
+        let e = self.dir.get_webhook(id)?;
+        let streams = self
+            .dir
+            .delivery_states(id)?
+            .into_iter()
+            .map(|(org, s)| StreamInfo {
+                org,
+                cursor: cursor(s.cursor),
+                delivered: s.delivered,
+                failed: s.failed,
+                attempts: s.attempts,
+                next_retry: s.next_retry,
+                last_success: s.last_success,
+                last_failure: s.last_failure,
+            })
+            .collect();
+        let mut attempts: Vec<Attempt> = self.dir.webhook_attempts(id)?;
+        attempts.reverse();
+        Ok(WebhookDetail {
+            info: webhook_info(&self.dir, &e)?,
+            streams,
+            attempts,
+        })
+    }
+
+    async fn remove_webhook(&self, id: &str) -> Result<()> {
+        Ok(self.dir.remove_webhook(id).await?)
+    }
+
+    async fn set_webhook_enabled(&self, id: &str, enabled: bool) -> Result<WebhookInfo> {
+        let reason = (!enabled).then(|| {
+            format!(
+                "disabled by an operator on {}",
+                crate::util::display_time(crate::store::now())
+            )
+        });
+        let e = self.dir.set_webhook_enabled(id, enabled, reason).await?;
+        webhook_info(&self.dir, &e)
+    }
+
+    async fn rotate_webhook_secret(&self, id: &str) -> Result<String> {
+        Ok(self.dir.rotate_webhook_secret(id).await?)
+    }
+
+    async fn test_webhook(&self, id: &str) -> Result<Attempt> {
+        Ok(crate::webhooks::send_test(&self.dir, id).await?)
+    }
+
+    async fn replay_webhook(&self, id: &str, from: &ReplayFrom) -> Result<WebhookInfo> {
+        let after = match from {
+            ReplayFrom::After(c) => parse_cursor(c).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Invalid,
+                    format!("invalid cursor {c:?}: use one from `scimdesk events` (16 hex digits)"),
+                )
+            })?,
+            ReplayFrom::Since(t) => self.dir.event_before(*t)?,
+        };
+        let e = self.dir.replay_webhook(id, after).await?;
+        webhook_info(&self.dir, &e)
+    }
+
+    async fn retry_webhook_now(&self, id: &str) -> Result<()> {
+        Ok(self.dir.retry_webhook_now(id)?)
     }
 }

@@ -177,6 +177,94 @@ pub struct FeedSummary {
     pub org_events_last_hour: usize,
 }
 
+/// A webhook endpoint as operators see it: no secret, only how many sign.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookInfo {
+    pub id: String,
+    pub url: String,
+    /// The one organization whose events it receives; None: every organization's.
+    pub org: Option<String>,
+    /// Event type filter; empty: every type.
+    pub types: Vec<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// Secrets signing now (two while a rotated-out one still signs).
+    pub signing_secrets: usize,
+    /// When the rotated-out secret stops signing.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub old_secret_expires: Option<OffsetDateTime>,
+    /// Events not yet delivered (an upper estimate when `backlog_estimated`).
+    pub backlog: u64,
+    pub backlog_estimated: bool,
+    pub delivered: u64,
+    /// Events given up on after every retry.
+    pub failed: u64,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub last_success: Option<OffsetDateTime>,
+    /// The newest failed attempt.
+    pub last_failure: Option<directory::Attempt>,
+    /// The earliest retry waiting.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub next_retry: Option<OffsetDateTime>,
+    /// Since when every attempt has failed.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub failing_since: Option<OffsetDateTime>,
+}
+
+/// One organization's delivery stream of an endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamInfo {
+    pub org: String,
+    /// The last event delivered or given up on.
+    pub cursor: String,
+    pub delivered: u64,
+    pub failed: u64,
+    /// Failed attempts at the next event.
+    pub attempts: u32,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub next_retry: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub last_success: Option<OffsetDateTime>,
+    pub last_failure: Option<directory::Attempt>,
+}
+
+/// An endpoint in full: its streams and recent attempts (newest first).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookDetail {
+    pub info: WebhookInfo,
+    pub streams: Vec<StreamInfo>,
+    pub attempts: Vec<directory::Attempt>,
+}
+
+/// An endpoint just added: its signing secret, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddedWebhook {
+    pub webhook: WebhookInfo,
+    pub secret: String,
+}
+
+/// Where a replay starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ReplayFrom {
+    /// After this cursor.
+    After(String),
+    /// With the first event at or after this time.
+    Since(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
+}
+
+/// A new endpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NewWebhook {
+    pub url: String,
+    pub org: Option<String>,
+    /// `user.*,group.user_added`; None: every type.
+    pub events: Option<String>,
+    /// Start after this cursor instead of the feed's head.
+    pub from: Option<String>,
+}
+
 /// One line of the organizations table.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrgSummary {
@@ -308,6 +396,19 @@ pub trait Control: Send + Sync {
     /// A page of the change feed (waiting up to `query.wait` seconds for a first event).
     async fn events(&self, query: &EventQuery) -> Result<EventBatch>;
     async fn feed_summary(&self, org: &str) -> Result<FeedSummary>;
+
+    async fn add_webhook(&self, new: &NewWebhook) -> Result<AddedWebhook>;
+    async fn list_webhooks(&self) -> Result<Vec<WebhookInfo>>;
+    async fn webhook(&self, id: &str) -> Result<WebhookDetail>;
+    async fn remove_webhook(&self, id: &str) -> Result<()>;
+    async fn set_webhook_enabled(&self, id: &str, enabled: bool) -> Result<WebhookInfo>;
+    /// A new signing secret, returned once; the old one signs beside it for a day.
+    async fn rotate_webhook_secret(&self, id: &str) -> Result<String>;
+    /// Sends a `webhook.test` event now and returns the attempt.
+    async fn test_webhook(&self, id: &str) -> Result<directory::Attempt>;
+    async fn replay_webhook(&self, id: &str, from: &ReplayFrom) -> Result<WebhookInfo>;
+    /// Retries the endpoint's waiting deliveries now (when the service runs in this process).
+    async fn retry_webhook_now(&self, id: &str) -> Result<()>;
 }
 
 /// A plain word becomes a filter over the usual name attributes; anything that parses as a

@@ -103,6 +103,11 @@ impl Directory {
         })
     }
 
+    /// The newest durable event's number.
+    pub fn feed_head(&self) -> u64 {
+        self.store.event_head().durable()
+    }
+
     /// A receiver told each time the feed's durable head moves.
     pub fn watch_feed(&self) -> tokio::sync::watch::Receiver<u64> {
         self.store.event_head().watch()

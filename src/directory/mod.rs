@@ -12,10 +12,13 @@ mod orgs;
 mod query;
 pub mod resources;
 pub mod rules;
+pub mod secrets;
+mod webhooks;
 
 use std::sync::Arc;
 
 pub use crate::store::{AppKey, EventPage, StoredEvent};
+pub use crate::store::{Attempt, DeliverySave, DeliveryState, WebhookEndpoint, WebhookProgress};
 pub use crate::store::{
     CheckReport, IndexEntries, MembershipReport, Organization, ResourceRecord, ScimKey,
 };
@@ -24,6 +27,9 @@ pub use credentials::IssuedKey;
 pub use error::{AuthFailure, Error, Result};
 pub use query::Page;
 pub use resources::WriteOutcome;
+pub use webhooks::{
+    Backlog, IssuedWebhook, ROTATION_OVERLAP, WebhookSignal, forbidden_ip, validate_webhook_url,
+};
 
 use crate::config::Config;
 use crate::store::Store;
@@ -35,6 +41,11 @@ pub struct Directory {
     store: Store,
     config: Arc<Config>,
     activity: Arc<ActivityLog>,
+    /// The webhook secrets' sealing key, read on first use.
+    sealing: Arc<std::sync::Mutex<Option<Arc<secrets::SealingKey>>>>,
+    webhook_signals: tokio::sync::broadcast::Sender<WebhookSignal>,
+    /// Bumped by every change to an endpoint, before its operation returns.
+    webhook_epoch: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Directory {
@@ -52,6 +63,9 @@ impl Directory {
             store,
             config: Arc::new(config),
             activity: Arc::new(activity),
+            sealing: Arc::default(),
+            webhook_signals: tokio::sync::broadcast::Sender::new(64),
+            webhook_epoch: Arc::default(),
         })
     }
 

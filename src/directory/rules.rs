@@ -115,7 +115,7 @@ pub fn new_secret() -> String {
 
 /// `N` bytes from the operating system's generator. The OS generator failing is not a
 /// condition the process can work around: there would be no safe secret to hand out.
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).expect("the operating system provides randomness");
     bytes

@@ -23,6 +23,9 @@ pub enum ServeError {
     /// The listen address is taken or invalid.
     #[error("{0}")]
     Bind(String),
+    /// The webhook client cannot be built (an unreadable `[webhooks] ca_file`).
+    #[error("{0}")]
+    Webhooks(String),
 }
 
 /// The whole server as one warp filter: every request reaches [`routes::handle`].

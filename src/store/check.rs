@@ -19,6 +19,8 @@ pub struct CheckReport {
     pub events: usize,
     #[serde(default)]
     pub app_keys: usize,
+    #[serde(default)]
+    pub webhooks: usize,
     /// One line per problem; empty when the store is consistent.
     pub problems: Vec<String>,
 }
@@ -44,6 +46,10 @@ impl Store {
         let mut committed = None;
         let mut app_keys: Vec<AppKey> = Vec::new();
         let mut app_digests: HashMap<String, String> = HashMap::new();
+        let mut webhooks: HashMap<String, crate::store::WebhookEndpoint> = HashMap::new();
+        let mut deliveries: Vec<(String, String, crate::store::DeliveryState)> = Vec::new();
+        let mut attempt_lists: Vec<String> = Vec::new();
+        let mut progresses: Vec<(String, crate::store::WebhookProgress)> = Vec::new();
         for item in self.tree().iter() {
             let (k, v) = item?;
             let shown = String::from_utf8_lossy(&k).replace('\0', "/");
@@ -124,6 +130,25 @@ impl Store {
                 },
                 Parsed::AppDigest(digest) => {
                     app_digests.insert(digest, String::from_utf8_lossy(&v).into_owned());
+                }
+                Parsed::Webhook(id) => match decode::<crate::store::WebhookEndpoint>(&k, &v) {
+                    Ok(e) => {
+                        webhooks.insert(id, e);
+                    }
+                    Err(e) => r.problems.push(format!("{shown}: {e}")),
+                },
+                Parsed::Delivery { endpoint, org } => {
+                    match decode::<crate::store::DeliveryState>(&k, &v) {
+                        Ok(d) => deliveries.push((endpoint, org, d)),
+                        Err(e) => r.problems.push(format!("{shown}: {e}")),
+                    }
+                }
+                Parsed::Attempts(endpoint) => attempt_lists.push(endpoint),
+                Parsed::Progress(endpoint) => {
+                    match decode::<crate::store::WebhookProgress>(&k, &v) {
+                        Ok(p) => progresses.push((endpoint, p)),
+                        Err(e) => r.problems.push(format!("{shown}: {e}")),
+                    }
                 }
                 Parsed::Scratch => {}
             }
@@ -298,6 +323,69 @@ impl Store {
             if !app_keys.iter().any(|k| k.id == *id && k.digest == *digest) {
                 r.problems
                     .push(format!("app digest entry points to missing key {id}"));
+            }
+        }
+        // Webhooks: delivery states belong to existing endpoints and stand within the feed.
+        r.webhooks = webhooks.len();
+        let last_event = events.last().copied().unwrap_or(trimmed);
+        for e in webhooks.values() {
+            if e.secrets.is_empty() {
+                r.problems
+                    .push(format!("webhook {} has no signing secret", e.id));
+            }
+        }
+        let feed_end = last_event.max(committed.unwrap_or(0));
+        for (endpoint, org, d) in &deliveries {
+            let Some(e) = webhooks.get(endpoint) else {
+                r.problems.push(format!(
+                    "delivery state {endpoint}/{org} of a missing webhook"
+                ));
+                continue;
+            };
+            if d.cursor > feed_end {
+                r.problems.push(format!(
+                    "webhook {endpoint} ({org}) has delivered up to event {} beyond the feed's last, {feed_end}",
+                    d.cursor
+                ));
+            }
+            if d.cursor < e.from {
+                r.problems.push(format!(
+                    "webhook {endpoint} ({org}) stands at event {} before the endpoint's start, {}",
+                    d.cursor, e.from
+                ));
+            }
+        }
+        for (endpoint, p) in &progresses {
+            let Some(e) = webhooks.get(endpoint) else {
+                continue;
+            };
+            if p.generation != e.generation {
+                r.problems.push(format!(
+                    "webhook {endpoint}'s progress is of generation {}, the endpoint's is {}",
+                    p.generation, e.generation
+                ));
+            }
+            if p.swept > feed_end {
+                r.problems.push(format!(
+                    "webhook {endpoint} has read the feed up to event {} beyond its last, {feed_end}",
+                    p.swept
+                ));
+            }
+        }
+        for e in webhooks.values() {
+            if !progresses.iter().any(|(id, _)| *id == e.id) {
+                r.problems
+                    .push(format!("webhook {} has no delivery progress", e.id));
+            }
+        }
+        for endpoint in attempt_lists
+            .iter()
+            .chain(progresses.iter().map(|(id, _)| id))
+        {
+            if !webhooks.contains_key(endpoint) {
+                r.problems.push(format!(
+                    "delivery progress or attempts of a missing webhook {endpoint}"
+                ));
             }
         }
         r.problems.sort();

@@ -283,6 +283,83 @@ impl Store {
         Ok(page)
     }
 
+    /// Like [`Store::events_after`], reading headers only: the numbers and organizations of
+    /// up to `limit` matching events, and the last number looked at.
+    pub fn event_refs_after(
+        &self,
+        after: u64,
+        limit: usize,
+        scan: usize,
+        wanted: impl Fn(&str, &str) -> bool,
+    ) -> Result<(Vec<(u64, String)>, u64)> {
+        let head = self.event_head().durable();
+        let (mut refs, mut scanned_to) = (Vec::new(), after);
+        if after >= head {
+            return Ok((refs, scanned_to));
+        }
+        for (looked, item) in self
+            .tree()
+            .range(keys::event(after + 1)..=keys::event(head))
+            .enumerate()
+        {
+            let (k, v) = item?;
+            let Some(seq) = keys::parse_event(&k) else {
+                break;
+            };
+            let (_, t, o, _) = decode(&v).ok_or_else(|| Error::Corrupt {
+                key: format!("event {seq}"),
+                reason: "unreadable event".into(),
+            })?;
+            scanned_to = seq;
+            if wanted(t, o) {
+                refs.push((seq, o.to_string()));
+            }
+            if refs.len() >= limit || looked + 1 >= scan {
+                break;
+            }
+        }
+        Ok((refs, scanned_to))
+    }
+
+    /// The number of the last stored event that happened before `since_ms` (reading forward
+    /// from the oldest), or the one before the oldest stored event when none did.
+    pub fn event_before(&self, since_ms: u64) -> Result<u64> {
+        let mut last = self.events_trimmed_through()?;
+        for item in self.tree().scan_prefix(keys::all_events()) {
+            let (k, v) = item?;
+            let Some(seq) = keys::parse_event(&k) else {
+                break;
+            };
+            match decode(&v) {
+                Some((ms, ..)) if ms < since_ms => last = seq,
+                _ => break,
+            }
+        }
+        Ok(last)
+    }
+
+    /// Durable event number `seq`, if it is (still) stored.
+    pub fn event(&self, seq: u64) -> Result<Option<StoredEvent>> {
+        if seq == 0 || seq > self.event_head().durable() {
+            return Ok(None);
+        }
+        let Some(v) = self.tree().get(keys::event(seq))? else {
+            return Ok(None);
+        };
+        let corrupt = || Error::Corrupt {
+            key: format!("event {seq}"),
+            reason: "unreadable event".into(),
+        };
+        let (ms, t, o, body) = decode(&v).ok_or_else(corrupt)?;
+        Ok(Some(StoredEvent {
+            seq,
+            occurred_ms: ms,
+            event_type: t.to_string(),
+            org: o.to_string(),
+            json: served(seq, body).ok_or_else(corrupt)?,
+        }))
+    }
+
     /// How many events newer than `since_ms` `wanted(org)` accepts (reads back from the newest).
     pub fn count_events_since(
         &self,

@@ -24,6 +24,10 @@
 //! | `F` | (none)                         | highest event sequence committed |
 //! | `p` | app key id                     | `AppKey`                      |
 //! | `q` | sha256(secret) hex             | app key id                    |
+//! | `h` | endpoint id                    | `WebhookEndpoint`             |
+//! | `i` | endpoint id, org               | `DeliveryState`               |
+//! | `j` | endpoint id                    | recent delivery attempts      |
+//! | `l` | endpoint id                    | `WebhookProgress`             |
 //! | `z` | name                           | scratch (benchmark ceilings)  |
 
 use crate::scim::schema::ResourceKind;
@@ -47,6 +51,10 @@ const EVENTS_TRIMMED: u8 = b'f';
 const EVENTS_COMMITTED: u8 = b'F';
 const APP_KEY: u8 = b'p';
 const APP_DIGEST: u8 = b'q';
+const WEBHOOK: u8 = b'h';
+const DELIVERY: u8 = b'i';
+const ATTEMPTS: u8 = b'j';
+const PROGRESS: u8 = b'l';
 const SCRATCH: u8 = b'z';
 
 fn build(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -268,6 +276,30 @@ pub fn app_digest(digest_hex: &str) -> Vec<u8> {
     build(APP_DIGEST, &[digest_hex.as_bytes()])
 }
 
+pub fn webhook(id: &str) -> Vec<u8> {
+    build(WEBHOOK, &[id.as_bytes()])
+}
+
+pub fn all_webhooks() -> Vec<u8> {
+    vec![WEBHOOK, SEP]
+}
+
+pub fn delivery(endpoint: &str, org: &str) -> Vec<u8> {
+    build(DELIVERY, &[endpoint.as_bytes(), org.as_bytes()])
+}
+
+pub fn deliveries_of(endpoint: &str) -> Vec<u8> {
+    under(DELIVERY, &[endpoint.as_bytes()])
+}
+
+pub fn attempts(endpoint: &str) -> Vec<u8> {
+    build(ATTEMPTS, &[endpoint.as_bytes()])
+}
+
+pub fn progress(endpoint: &str) -> Vec<u8> {
+    build(PROGRESS, &[endpoint.as_bytes()])
+}
+
 /// Every prefix under which an organization owns keys: all but its own record (see [`org`])
 /// and its keys' digests (keyed by digest).
 pub fn owned_by(org: &str) -> Vec<Vec<u8>> {
@@ -330,6 +362,13 @@ pub enum Parsed {
     EventsCommitted,
     AppKey(String),
     AppDigest(String),
+    Webhook(String),
+    Delivery {
+        endpoint: String,
+        org: String,
+    },
+    Attempts(String),
+    Progress(String),
     Scratch,
 }
 
@@ -353,6 +392,10 @@ impl Parsed {
             | Parsed::EventsCommitted
             | Parsed::AppKey(_)
             | Parsed::AppDigest(_)
+            | Parsed::Webhook(_)
+            | Parsed::Delivery { .. }
+            | Parsed::Attempts(_)
+            | Parsed::Progress(_)
             | Parsed::Scratch => None,
         }
     }
@@ -423,6 +466,13 @@ pub fn parse(k: &[u8]) -> Option<Parsed> {
         }
         (APP_KEY, 1) => Parsed::AppKey(p(0)?),
         (APP_DIGEST, 1) => Parsed::AppDigest(p(0)?),
+        (WEBHOOK, 1) => Parsed::Webhook(p(0)?),
+        (DELIVERY, 2) => Parsed::Delivery {
+            endpoint: p(0)?,
+            org: p(1)?,
+        },
+        (ATTEMPTS, 1) => Parsed::Attempts(p(0)?),
+        (PROGRESS, 1) => Parsed::Progress(p(0)?),
         (SCRATCH, _) => Parsed::Scratch,
         _ => return None,
     })
@@ -509,6 +559,16 @@ mod tests {
             (events_committed(), Parsed::EventsCommitted),
             (app_key("appkey_1"), Parsed::AppKey("appkey_1".into())),
             (app_digest("ab"), Parsed::AppDigest("ab".into())),
+            (webhook("whk_1"), Parsed::Webhook("whk_1".into())),
+            (
+                delivery("whk_1", "acme"),
+                Parsed::Delivery {
+                    endpoint: "whk_1".into(),
+                    org: "acme".into(),
+                },
+            ),
+            (attempts("whk_1"), Parsed::Attempts("whk_1".into())),
+            (progress("whk_1"), Parsed::Progress("whk_1".into())),
             (scratch(b"x"), Parsed::Scratch),
         ];
         for (k, want) in cases {

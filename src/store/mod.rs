@@ -18,6 +18,7 @@ mod memberships;
 mod orgs;
 mod records;
 mod resources;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -27,8 +28,12 @@ pub use activity::ActivityBlob;
 pub use check::CheckReport;
 pub use events::{EventHead, EventPage, NewEvent, StoredEvent, cursor, parse_cursor};
 pub use memberships::{MemberChange, MembershipReport};
-pub use records::{AppKey, IndexEntries, Organization, ResourceRecord, ScimKey, now};
+pub use records::{
+    AppKey, Attempt, DeliveryState, IndexEntries, Organization, ResourceRecord, ScimKey,
+    SealedSecret, WebhookEndpoint, WebhookProgress, now,
+};
 pub use resources::ResourceUpdate;
+pub use webhooks::{ATTEMPTS_KEPT, DeliverySave};
 use writer::{OpResult, Staged, Writer};
 
 use commit::Committer;

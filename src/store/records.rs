@@ -110,3 +110,94 @@ impl AppKey {
         self.org.as_deref().is_none_or(|o| o == org)
     }
 }
+
+/// A webhook endpoint: where events are pushed, which ones, and its signing secrets (sealed:
+/// only their encryption is stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    /// Only this organization's events; None: every organization's.
+    pub org: Option<String>,
+    /// Event type filter (`user.*`, `group.user_added`); empty: every type.
+    pub types: Vec<String>,
+    pub secrets: Vec<SealedSecret>,
+    pub enabled: bool,
+    /// Why it was disabled (by an operator, a 410, five days of failures).
+    pub disabled_reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// Deliveries start after this event number.
+    pub from: u64,
+    /// Bumped by a replay: streams start again from `from`.
+    pub generation: u64,
+}
+
+impl WebhookEndpoint {
+    /// The secrets that sign now (a rotated-out secret signs until it expires).
+    pub fn signing(&self, now: OffsetDateTime) -> impl Iterator<Item = &SealedSecret> {
+        self.secrets
+            .iter()
+            .filter(move |s| s.expires.is_none_or(|e| e > now))
+    }
+}
+
+/// A signing secret, encrypted under the data directory's key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedSecret {
+    pub sealed: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub expires: Option<OffsetDateTime>,
+}
+
+/// Where one endpoint's deliveries of one organization's events stand.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryState {
+    /// The last event delivered or given up on.
+    pub cursor: u64,
+    /// Failed attempts at the event after `cursor`.
+    pub attempts: u32,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub next_retry: Option<OffsetDateTime>,
+    /// Since when every attempt has failed (None after any success).
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub failing_since: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub last_success: Option<OffsetDateTime>,
+    pub last_failure: Option<Attempt>,
+    pub delivered: u64,
+    /// Events given up on after every retry.
+    pub failed: u64,
+}
+
+/// Where an endpoint's reading of the feed stands, and its health.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebhookProgress {
+    /// The endpoint generation (see [`WebhookEndpoint::generation`]) this belongs to.
+    pub generation: u64,
+    /// Every event up to here has been handed to its organization's stream: an organization
+    /// without a delivery state has nothing pending up to here.
+    pub swept: u64,
+    /// Since when every attempt has failed (None after any success).
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub failing_since: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub last_success: Option<OffsetDateTime>,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub org: String,
+    /// The event's cursor (or `test`).
+    pub event: String,
+    /// The receiver's status; None when there was no reply (timeout, connection).
+    pub status: Option<u16>,
+    pub latency_ms: f64,
+    /// What went wrong, and the start of the reply's body.
+    pub error: Option<String>,
+}

@@ -9,6 +9,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod receiver;
+
 use scimdesk::config::Config;
 use scimdesk::directory::Directory;
 use serde_json::Value;
@@ -59,7 +61,39 @@ impl TestServer {
         s
     }
 
+    /// A server whose webhook retries are timed by `clock`.
+    pub fn start_with_clock(
+        adjust: impl Fn(&mut Config),
+        clock: std::sync::Arc<dyn scimdesk::webhooks::Clock>,
+    ) -> TestServer {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("store");
+        let mut s = TestServer::start_on_with(
+            data,
+            |p| {
+                let mut c = config_for(p);
+                adjust(&mut c);
+                c
+            },
+            clock,
+        );
+        s._tmp = Some(tmp);
+        s
+    }
+
     fn start_on(data: PathBuf, config: impl Fn(&std::path::Path) -> Config) -> TestServer {
+        TestServer::start_on_with(
+            data,
+            config,
+            std::sync::Arc::new(scimdesk::webhooks::SystemClock),
+        )
+    }
+
+    fn start_on_with(
+        data: PathBuf,
+        config: impl Fn(&std::path::Path) -> Config,
+        clock: std::sync::Arc<dyn scimdesk::webhooks::Clock>,
+    ) -> TestServer {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -70,7 +104,7 @@ impl TestServer {
             .block_on(async {
                 let scim = scimdesk::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
                 let api = scimdesk::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-                scimdesk::service::Service::start_on(dir.clone(), scim, Some(api))
+                scimdesk::service::Service::start_with_clock(dir.clone(), scim, Some(api), clock)
             })
             .unwrap();
         TestServer {
@@ -282,6 +316,33 @@ impl Client {
             bytes.extend_from_slice(b);
         }
         self.raw(&bytes)
+    }
+
+    /// POSTs JSON; None when no reply came (the server is gone).
+    pub fn try_post(&self, path: &str, body: &Value) -> Option<Response> {
+        let body = serde_json::to_vec(body).unwrap();
+        let mut req = format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\n",
+            self.url(path),
+            self.addr,
+            body.len()
+        );
+        if let Some(auth) = &self.auth {
+            req.push_str(&format!("Authorization: {auth}\r\n"));
+        }
+        req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(&body);
+        let mut stream = TcpStream::connect(self.addr).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .ok()?;
+        stream.write_all(&bytes).ok()?;
+        let mut buf = Vec::new();
+        let _ = stream.read_to_end(&mut buf);
+        buf.windows(4)
+            .any(|w| w == b"\r\n\r\n")
+            .then(|| parse_response(&buf))
     }
 
     /// Sends raw bytes and parses the reply.
