@@ -343,3 +343,134 @@ fn application_keys_and_the_change_feed_from_the_command_line() {
     env.fails(&["events", "--type", "nonsense"], 1, "unknown event type");
     env.fails(&["events", "--after", "zzz"], 1, "not an event cursor");
 }
+
+#[test]
+fn webhook_commands_show_the_secret_once_and_refuse_bad_receivers() {
+    let env = Env::new();
+    env.ok(&["org", "create", "acme", "--name", "Acme"]);
+    let text = env.ok(&["webhook", "add", "http://127.0.0.1:9/hook", "--org", "acme"]);
+    assert!(text.contains("cannot be shown again"), "{text}");
+    let secret = text
+        .split_whitespace()
+        .find(|w| w.starts_with("whsec_"))
+        .unwrap()
+        .to_string();
+    let added = env.json(&[
+        "webhook",
+        "add",
+        "https://app.example.com/hooks",
+        "--events",
+        "user.*,group.user_added",
+    ]);
+    let id = added["id"].as_str().unwrap().to_string();
+    assert!(added["secret"].as_str().unwrap().starts_with("whsec_"));
+
+    let list = env.json(&["webhook", "list"]);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let text = env.ok(&["webhook", "list"]) + &serde_json::to_string(list).unwrap();
+    assert!(!text.contains(&secret) && !text.contains(added["secret"].as_str().unwrap()));
+    let second = list.iter().find(|w| w["id"] == id.as_str()).unwrap();
+    assert_eq!(
+        second["types"],
+        serde_json::json!(["user.*", "group.user_added"])
+    );
+    assert_eq!(second["enabled"], true);
+    assert_eq!(second["org"], serde_json::Value::Null);
+
+    // Signing secrets are sealed: not on disk as given, and the key file is owner-only.
+    let b64 = secret.trim_start_matches("whsec_");
+    for entry in walk(&env.dir.path().join("store")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(b64.len()).any(|w| w == b64.as_bytes()),
+            "secret found in {}",
+            entry.display()
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = env.dir.path().join("store/webhook-secrets.key");
+        assert_eq!(
+            std::fs::metadata(key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    let rotated = env.json(&["webhook", "rotate-secret", &id]);
+    assert_ne!(rotated["secret"], added["secret"]);
+    let shown = env.ok(&["webhook", "show", &id]);
+    assert!(shown.contains("2 sign until"), "{shown}");
+    env.ok(&["webhook", "disable", &id]);
+    env.fails(&["webhook", "disable", &id], 1, "already disabled");
+    let listed = env.ok(&["webhook", "list"]);
+    assert!(
+        listed.contains("disabled: disabled by an operator"),
+        "{listed}"
+    );
+    env.ok(&["webhook", "enable", &id]);
+    env.ok(&["webhook", "replay", &id, "--after", "0000000000000000"]);
+    env.ok(&["webhook", "replay", &id, "--since", "2h"]);
+    env.fails(&["webhook", "replay", &id], 2, "--after");
+    env.fails(
+        &["webhook", "replay", &id, "--after", "zz"],
+        1,
+        "invalid cursor",
+    );
+    env.fails(
+        &["webhook", "replay", &id, "--since", "soon"],
+        2,
+        "invalid --since",
+    );
+    // Nobody listens on port 9: the test event fails in one line.
+    let hook = env.json(&["webhook", "list"]);
+    let local = hook.as_array().unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.fails(&["webhook", "test", &local], 1, "test event not delivered");
+    let shown = env.ok(&["webhook", "show", &local]);
+    assert!(shown.contains("test"), "the attempt is kept: {shown}");
+
+    for (url, needle) in [
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("https://[fd00:ec2::254]/", "metadata"),
+        ("http://app.example.com/hooks", "plain http"),
+        ("ftp://app.example.com/", "https"),
+        ("not a url", "invalid URL"),
+    ] {
+        env.fails(&["webhook", "add", url], 1, needle);
+    }
+    env.fails(
+        &[
+            "webhook",
+            "add",
+            "https://a.example.com/",
+            "--events",
+            "users.*",
+        ],
+        1,
+        "users",
+    );
+    env.fails(
+        &["webhook", "add", "https://a.example.com/", "--org", "nope"],
+        1,
+        "no organization",
+    );
+    env.fails(
+        &[
+            "webhook",
+            "add",
+            "https://a.example.com/",
+            "--from",
+            "ffffffffffffffff",
+        ],
+        1,
+        "beyond",
+    );
+    env.ok(&["webhook", "remove", &id]);
+    env.fails(&["webhook", "remove", &id], 1, "no webhook endpoint");
+    let check = env.ok(&["check"]);
+    assert!(check.contains("consistent"), "{check}");
+}

@@ -12,7 +12,7 @@ use scimdesk::config::Config;
 use scimdesk::control::Local;
 use scimdesk::directory::Directory;
 use scimdesk::scim::schema::ResourceKind as Kind;
-use scimdesk::tui::app::{Action, App, Dialog, Screen};
+use scimdesk::tui::app::{Action, App, Dialog, Screen, SecretKind};
 use serde_json::json;
 
 struct Fixture {
@@ -54,6 +54,7 @@ async fn press(app: &mut App, keys: &str) {
                 "Up" => KeyCode::Up,
                 "BS" => KeyCode::Backspace,
                 "PgDn" => KeyCode::PageDown,
+                "F5" => KeyCode::F(5),
                 other => panic!("unknown key {other}"),
             };
             (code, end + 2)
@@ -107,6 +108,10 @@ macro_rules! snapshot {
             (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", "[time]"),
             (r"\d+[smhd] ago", "[ago]"),
             (r"\d+\.\d req/s", "[rate]"),
+            (r"whsec_[A-Za-z0-9+/=]{44}", "whsec_[secret]"),
+            (r"whk_[0-9a-f]{12}", "whk_[id]"),
+            (r"in \d+[smhd]\b", "in [time]"),
+            (r"\d+\.\dms", "[ms]"),
             (r"\d{2}:\d{2}:\d{2}", "[clock]"),
         ]}, {
             insta::assert_snapshot!($name, text);
@@ -225,13 +230,15 @@ async fn organization_screen_toggles_domains_and_keys() {
     // Issue a key: the secret dialog, and only the digest is stored.
     press(&mut f.app, "i").await;
     press(&mut f.app, "okta<Enter>").await;
-    let Some(Dialog::Secret { secret, url, .. }) = f.app.dialog.clone() else {
+    let Some(Dialog::Secret {
+        secret,
+        kind: SecretKind::Scim { url },
+        ..
+    }) = f.app.dialog.clone()
+    else {
         panic!("no secret dialog")
     };
-    assert_eq!(
-        url.as_deref(),
-        Some("https://scim.example.com/scim/v2/acme")
-    );
+    assert_eq!(url, "https://scim.example.com/scim/v2/acme");
     let acme = f.dir.get_org("acme").unwrap();
     assert!(f.dir.authenticate(Some(&acme), &secret).is_ok());
     let text = render(&mut f.app, 100, 30).await;
@@ -262,7 +269,7 @@ async fn organization_screen_toggles_domains_and_keys() {
     press(&mut f.app, "billing<Enter>").await;
     let Some(Dialog::Secret {
         secret: app_secret,
-        url: None,
+        kind: SecretKind::App,
         ..
     }) = f.app.dialog.clone()
     else {
@@ -522,4 +529,132 @@ async fn a_large_directory_loads_only_the_visible_rows() {
     let text = render(&mut f.app, 100, 30).await;
     assert!(text.contains("u0299@acme.com"), "{text}");
     assert!(text.contains("of 300"), "{text}");
+}
+
+#[tokio::test]
+async fn webhooks_screen_by_keys() {
+    use scimdesk::directory::{Attempt, DeliverySave, DeliveryState, WebhookProgress};
+    let mut f = fixture().await;
+    with_orgs(&mut f).await;
+    press(&mut f.app, "3").await;
+    assert_eq!(f.app.screen(), Screen::Webhooks);
+    snapshot!("webhooks_empty", render(&mut f.app, 100, 30).await);
+
+    // Adding: a plain-http URL is refused inline, nothing is stored.
+    press(&mut f.app, "a").await;
+    press(&mut f.app, "http://app.example.com/hooks<Enter>").await;
+    snapshot!(
+        "dialog_add_webhook_error",
+        render(&mut f.app, 100, 30).await
+    );
+    assert!(f.dir.list_webhooks().unwrap().is_empty());
+    press(&mut f.app, &"<BS>".repeat(29)).await;
+    press(
+        &mut f.app,
+        "https://app.example.com/hooks<Tab>acme<Tab>user.*<Enter>",
+    )
+    .await;
+    let Some(Dialog::Secret { secret, .. }) = f.app.dialog.clone() else {
+        panic!("the secret is shown: {:?}", f.app.dialog);
+    };
+    assert!(secret.starts_with("whsec_"));
+    snapshot!("dialog_webhook_secret", render(&mut f.app, 100, 30).await);
+    let added = f.dir.list_webhooks().unwrap();
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0].org.as_deref(), Some("acme"));
+    assert_eq!(added[0].types, vec!["user.*".to_string()]);
+    press(&mut f.app, "<Esc>").await;
+
+    // An endpoint that has been failing, as its delivery worker saves it.
+    let failing = f
+        .dir
+        .add_webhook("http://127.0.0.1:1/hook", None, None, None)
+        .await
+        .unwrap()
+        .endpoint;
+    let now = scimdesk::store::now();
+    let failure = Attempt {
+        at: now - time::Duration::minutes(1),
+        org: "acme".into(),
+        event: scimdesk::store::cursor(3),
+        status: Some(503),
+        latency_ms: 12.3,
+        error: Some("503 Service Unavailable: upstream down".into()),
+    };
+    f.dir
+        .save_deliveries(
+            &failing.id,
+            DeliverySave {
+                progress: WebhookProgress {
+                    generation: 0,
+                    swept: failing.from,
+                    failing_since: Some(now - time::Duration::hours(1)),
+                    last_success: None,
+                },
+                states: vec![(
+                    "acme".into(),
+                    DeliveryState {
+                        cursor: failing.from,
+                        attempts: 2,
+                        next_retry: Some(now + time::Duration::minutes(4)),
+                        failing_since: Some(now - time::Duration::hours(1)),
+                        last_failure: Some(failure.clone()),
+                        ..Default::default()
+                    },
+                )],
+                attempts: vec![failure],
+            },
+        )
+        .unwrap();
+    f.dir.durable().await.unwrap();
+    press(&mut f.app, "<F5>").await;
+    let row = f
+        .app
+        .webhooks
+        .list
+        .iter()
+        .position(|w| w.id == failing.id)
+        .unwrap();
+    while f.app.webhooks.selected != row {
+        press(&mut f.app, "<Down>").await;
+    }
+    snapshot!("webhooks_failing", render(&mut f.app, 110, 30).await);
+
+    // A test event to a port nobody listens on: the failure is reported and recorded.
+    press(&mut f.app, "t").await;
+    let (text, is_error) = f.app.status.clone().unwrap();
+    assert!(is_error && text.contains("not delivered"), "{text}");
+    assert_eq!(f.dir.webhook_attempts(&failing.id).unwrap().len(), 2);
+
+    // Disable, then enable again.
+    press(&mut f.app, "d").await;
+    assert!(!f.dir.get_webhook(&failing.id).unwrap().enabled);
+    snapshot!("webhooks_disabled", render(&mut f.app, 110, 30).await);
+    press(&mut f.app, "d").await;
+    assert!(f.dir.get_webhook(&failing.id).unwrap().enabled);
+
+    // Replay: a mistake is explained inline; a duration works.
+    press(&mut f.app, "p").await;
+    press(&mut f.app, "yesterday<Enter>").await;
+    let Some(Dialog::Input { error: Some(e), .. }) = &f.app.dialog else {
+        panic!("{:?}", f.app.dialog);
+    };
+    assert!(e.contains("neither a cursor"), "{e}");
+    press(&mut f.app, &"<BS>".repeat(9)).await;
+    press(&mut f.app, "2h<Enter>").await;
+    assert!(f.app.dialog.is_none());
+    assert_eq!(f.dir.get_webhook(&failing.id).unwrap().generation, 1);
+
+    // Rotating shows the new secret once; two secrets sign for a day.
+    press(&mut f.app, "s<Enter>").await;
+    assert!(matches!(f.app.dialog, Some(Dialog::Secret { .. })));
+    press(&mut f.app, "<Esc>").await;
+    assert_eq!(f.dir.get_webhook(&failing.id).unwrap().secrets.len(), 2);
+
+    // Removing asks first.
+    press(&mut f.app, "x").await;
+    assert!(matches!(f.app.dialog, Some(Dialog::Confirm { .. })));
+    press(&mut f.app, "<Enter>").await;
+    assert!(f.dir.get_webhook(&failing.id).is_err());
+    assert_eq!(f.app.webhooks.list.len(), 1);
 }

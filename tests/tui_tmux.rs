@@ -177,6 +177,38 @@ fn provision_a_user_through_the_dashboard() {
     let screen = tmux.wait_for("alice@acme.com");
     assert!(screen.contains("Alice Smith"), "{screen}");
 
+    // A webhook endpoint added on the Webhooks screen receives the next change, and the
+    // screen shows the delivery.
+    let receiver = common::receiver::Receiver::start();
+    tmux.keys(&["3"]);
+    tmux.wait_for("No webhook endpoints");
+    tmux.keys(&["a"]);
+    tmux.wait_for("Add a webhook endpoint");
+    tmux.text(&receiver.url());
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("shown once");
+    assert!(
+        screen
+            .split_whitespace()
+            .any(|w| w.trim_matches('│').starts_with("whsec_")),
+        "{screen}"
+    );
+    tmux.keys(&["Escape"]);
+    let created = client.send(
+        "POST",
+        "/Users",
+        Some(br#"{"userName": "bob@acme.com"}"#),
+        &[("Content-Type", "application/scim+json")],
+    );
+    assert_eq!(created.status, 201);
+    let got = receiver.wait_for(1, Duration::from_secs(15));
+    assert_eq!(got[0].json()["data"]["userName"], "bob@acme.com");
+    let screen = tmux.wait_for(" ago ");
+    assert!(
+        screen.contains("enabled") && screen.contains("delivered      1"),
+        "{screen}"
+    );
+
     // q quits and the store is released.
     tmux.keys(&["q"]);
     let deadline = Instant::now() + Duration::from_secs(10);

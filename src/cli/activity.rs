@@ -66,13 +66,16 @@ pub async fn check(ops: &dyn Control, json: bool) -> Result<(), Failure> {
         print_json(&serde_json::to_value(&report).unwrap_or_default());
     } else {
         println!(
-            "{} organizations, {} users, {} groups, {} memberships, {} keys, {} activity records",
+            "{} organizations, {} users, {} groups, {} memberships, {} keys, {} activity records, {} events, {} application keys, {} webhook endpoints",
             report.organizations,
             report.users,
             report.groups,
             report.memberships,
             report.keys,
-            report.activity_records
+            report.activity_records,
+            report.events,
+            report.app_keys,
+            report.webhooks
         );
         for p in &report.problems {
             println!("problem: {p}");

@@ -240,8 +240,11 @@ impl Directory {
         }
     }
 
+    /// Every endpoint, oldest first.
     pub fn list_webhooks(&self) -> Result<Vec<WebhookEndpoint>> {
-        Ok(self.store.list_webhooks()?)
+        let mut list = self.store.list_webhooks()?;
+        list.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+        Ok(list)
     }
 
     pub fn get_webhook(&self, id: &str) -> Result<WebhookEndpoint> {

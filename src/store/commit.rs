@@ -9,8 +9,6 @@
 use std::sync::mpsc;
 use std::thread;
 
-use tokio::sync::oneshot;
-
 pub type FlushResult = Result<(), String>;
 
 /// Called with the result of the flush that covers the writes made before it was queued.
@@ -55,28 +53,6 @@ impl Committer {
             }
             None => waiter(Err("the committer has stopped".into())),
         }
-    }
-
-    fn enqueue(&self) -> oneshot::Receiver<FlushResult> {
-        let (tx, rx) = oneshot::channel();
-        self.after_flush(Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
-        rx
-    }
-
-    /// Resolves once every write applied before the call is on disk.
-    pub async fn durable(&self) -> FlushResult {
-        self.enqueue()
-            .await
-            .map_err(|_| "the committer has stopped".to_string())?
-    }
-
-    /// Blocking form of [`Committer::durable`] for code outside an async runtime.
-    pub fn durable_blocking(&self) -> FlushResult {
-        self.enqueue()
-            .blocking_recv()
-            .map_err(|_| "the committer has stopped".to_string())?
     }
 }
 

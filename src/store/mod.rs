@@ -230,25 +230,22 @@ impl Store {
             .expect("the writer lives as long as the store")
     }
 
-    fn committer(&self) -> &Committer {
-        self.inner
-            .committer
-            .as_ref()
-            .expect("the committer lives as long as the store")
-    }
-
     fn tree(&self) -> &sled::Tree {
         &self.inner.tree
     }
 
-    /// Waits until every write made before this call is flushed to disk (group commit).
+    /// Waits until every write queued before this call (detached ones included) is applied
+    /// and flushed to disk: an empty write through the writer, which applies writes in order
+    /// and answers after the flush that covers them.
     pub async fn durable(&self) -> Result<()> {
-        self.committer().durable().await.map_err(Error::Flush)
+        let barrier: writer::OpResult<(), ()> = self.writer().write(|_| Ok(Ok(()))).await;
+        barrier?.map_err(|_| Error::Stopped)
     }
 
     /// Blocking form of [`Store::durable`].
     pub fn durable_blocking(&self) -> Result<()> {
-        self.committer().durable_blocking().map_err(Error::Flush)
+        let barrier: writer::OpResult<(), ()> = self.writer().write_blocking(|_| Ok(Ok(())));
+        barrier?.map_err(|_| Error::Stopped)
     }
 
     /// Bytes the database occupies on disk.

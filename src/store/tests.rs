@@ -804,3 +804,85 @@ fn events_of_a_group_that_never_committed_are_removed_at_open() {
         "the number is given again"
     );
 }
+
+fn endpoint(id: &str) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: id.into(),
+        url: "https://app.example.com/hooks".into(),
+        org: None,
+        types: vec![],
+        secrets: vec![SealedSecret {
+            sealed: "c2VhbGVk".into(),
+            created: now(),
+            expires: None,
+        }],
+        enabled: true,
+        disabled_reason: None,
+        created: now(),
+        from: 0,
+        generation: 0,
+    }
+}
+
+#[test]
+fn webhook_progress_saves_are_atomic_conditional_and_checked_against_the_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 8 << 20).unwrap();
+    b(s.insert_webhook(&endpoint("whk_1"))).unwrap().unwrap();
+    let state = |cursor| DeliveryState {
+        cursor,
+        delivered: cursor,
+        ..Default::default()
+    };
+    let save = |generation, swept, cursor| DeliverySave {
+        progress: WebhookProgress {
+            generation,
+            swept,
+            ..Default::default()
+        },
+        states: vec![("acme".into(), state(cursor))],
+        attempts: vec![],
+    };
+    s.save_deliveries("whk_1", save(0, 0, 0)).unwrap();
+    b(s.durable()).unwrap();
+    assert!(s.check().unwrap().problems.is_empty());
+    assert_eq!(s.delivery_states("whk_1").unwrap().len(), 1);
+
+    // A save of an older generation (a replay happened meanwhile) is dropped whole.
+    b(s.replay_webhook("whk_1", 0)).unwrap().unwrap();
+    assert!(
+        s.delivery_states("whk_1").unwrap().is_empty(),
+        "a replay starts over"
+    );
+    s.save_deliveries("whk_1", save(0, 0, 0)).unwrap();
+    b(s.durable()).unwrap();
+    assert!(s.delivery_states("whk_1").unwrap().is_empty());
+    assert_eq!(s.delivery_progress("whk_1").unwrap().unwrap().generation, 1);
+
+    // Progress beyond the feed is a problem check reports.
+    s.save_deliveries("whk_1", save(1, 7, 9)).unwrap();
+    b(s.durable()).unwrap();
+    let problems = s.check().unwrap().problems;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("delivered up to event 9")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("read the feed up to event 7")),
+        "{problems:?}"
+    );
+
+    // Removing the endpoint removes everything it owned; late saves are dropped.
+    assert!(b(s.delete_webhook("whk_1")).unwrap());
+    s.save_deliveries("whk_1", save(1, 0, 0)).unwrap();
+    b(s.durable()).unwrap();
+    assert!(raw_entries(&s).iter().all(|(k, _)| !matches!(
+        keys::parse(k),
+        Some(keys::Parsed::Delivery { .. } | keys::Parsed::Progress(_) | keys::Parsed::Webhook(_))
+    )));
+    assert!(s.check().unwrap().problems.is_empty());
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ratatui::crossterm::event::KeyEvent;
 
-pub use super::dialogs::{ConfirmPurpose, Dialog, Field, InputPurpose};
+pub use super::dialogs::{ConfirmPurpose, Dialog, Field, InputPurpose, SecretKind};
 pub use super::keymap::Action;
 pub use super::views::*;
 use crate::activity::ActivityEvent;
@@ -26,6 +26,7 @@ pub struct App {
     pub directory: Option<DirView>,
     pub detail: Option<DetailView>,
     pub activity: ActivityView,
+    pub webhooks: WebhooksView,
     pub quit: bool,
     /// Text to put on the clipboard with OSC 52 at the next draw.
     pub clipboard: Option<String>,
@@ -62,6 +63,7 @@ impl App {
                 rates: Rates::new(now),
                 recent: VecDeque::new(),
             },
+            webhooks: WebhooksView::default(),
             quit: false,
             clipboard: None,
             page_size: 15,
@@ -131,6 +133,10 @@ impl App {
     /// Called on a timer: refreshes stale counts, rolls the per-minute chart and drops old
     /// rate samples.
     pub async fn tick(&mut self) {
+        // Deliveries move on their own: the webhooks screen is read again on every tick.
+        if self.dialog.is_none() && self.screen() == Screen::Webhooks {
+            self.load_webhooks().await;
+        }
         if self.stale
             && self.dialog.is_none()
             && matches!(self.screen(), Screen::Orgs | Screen::Org)
@@ -178,6 +184,7 @@ impl App {
                 }
             }
             Screen::Directory => self.load_directory().await,
+            Screen::Webhooks => self.load_webhooks().await,
             _ => {}
         }
     }
@@ -208,6 +215,80 @@ impl App {
                 self.activity.org = None;
                 self.activity.selected = 0;
                 self.stack = vec![Screen::Orgs, Screen::Activity];
+            }
+            Action::GoWebhooks => {
+                self.stack = vec![Screen::Orgs, Screen::Webhooks];
+                self.status = None;
+                self.load_webhooks().await;
+            }
+            Action::ToggleEnabled => {
+                if let Some(w) = self.webhooks.current().cloned() {
+                    match self.ops.set_webhook_enabled(&w.id, !w.enabled).await {
+                        Ok(now) if now.enabled => self.say(format!(
+                            "enabled {}: delivering its backlog of {} (saved)",
+                            w.id, now.backlog
+                        )),
+                        Ok(_) => self.say(format!(
+                            "disabled {}: events wait until it is enabled (saved)",
+                            w.id
+                        )),
+                        Err(e) => self.fail(e.message),
+                    }
+                    self.load_webhooks().await;
+                }
+            }
+            Action::RetryNow => {
+                if let Some(w) = self.webhooks.current().cloned() {
+                    match self.ops.retry_webhook_now(&w.id).await {
+                        Ok(()) => self.say(format!("retrying what {} has waiting, now", w.id)),
+                        Err(e) => self.fail(e.message),
+                    }
+                    self.load_webhooks().await;
+                }
+            }
+            Action::SendTest => {
+                if let Some(w) = self.webhooks.current().cloned() {
+                    match self.ops.test_webhook(&w.id).await {
+                        Ok(a) if a.status.is_some_and(|s| (200..300).contains(&s)) => {
+                            self.say(format!(
+                                "test event delivered to {}: {} in {:.1}ms",
+                                w.id,
+                                a.status.unwrap_or_default(),
+                                a.latency_ms
+                            ))
+                        }
+                        Ok(a) => self.fail(format!(
+                            "test event to {} not delivered: {}",
+                            w.id,
+                            a.error.as_deref().unwrap_or("no reply")
+                        )),
+                        Err(e) => self.fail(e.message),
+                    }
+                    self.load_webhooks().await;
+                }
+            }
+            Action::Replay => {
+                if let Some(w) = self.webhooks.current().cloned() {
+                    self.open_input(
+                        InputPurpose::ReplayWebhook(w.id.clone()),
+                        &format!("Deliver events to {} again", w.id),
+                        vec![(
+                            "from: a cursor (after it), a time or a duration ago (2h)",
+                            String::new(),
+                        )],
+                    );
+                }
+            }
+            Action::RotateSecret => {
+                if let Some(w) = self.webhooks.current().cloned() {
+                    self.confirm(
+                        ConfirmPurpose::RotateWebhookSecret(w.id.clone()),
+                        format!(
+                            "Issue a new signing secret for {}? The current one keeps signing beside it for 24 hours, so receivers can switch without missing a delivery. Press Enter to rotate, Esc to keep.",
+                            w.id
+                        ),
+                    );
+                }
             }
             Action::OrgActivity => {
                 if let Some(id) = self.selected_org_id() {
@@ -274,6 +355,18 @@ impl App {
                 }
             }
             Action::SwitchPane => self.switch_pane().await,
+            Action::Add if self.screen() == Screen::Webhooks => self.open_input(
+                InputPurpose::AddWebhook,
+                "Add a webhook endpoint",
+                vec![
+                    ("URL (https; http only to loopback)", String::new()),
+                    ("organization (empty: every organization)", String::new()),
+                    (
+                        "events (e.g. user.*,group.user_added; empty: all)",
+                        String::new(),
+                    ),
+                ],
+            ),
             Action::Add => {
                 if let Some(v) = &self.org {
                     let id = v.org.id.clone();
@@ -295,6 +388,17 @@ impl App {
             Action::IssueKey => {
                 if let Some(id) = self.org.as_ref().map(|v| v.org.id.clone()) {
                     self.open_issue_key(id);
+                }
+            }
+            Action::Remove if self.screen() == Screen::Webhooks => {
+                if let Some(w) = self.webhooks.current().cloned() {
+                    self.confirm(
+                        ConfirmPurpose::RemoveWebhook(w.id.clone()),
+                        format!(
+                            "Remove webhook endpoint {} ({})? Its deliveries stop and its state is deleted. Press Enter to remove, Esc to keep.",
+                            w.id, w.url
+                        ),
+                    );
                 }
             }
             Action::Remove => self.remove_selected(),
@@ -517,6 +621,13 @@ impl App {
                 self.activity.selected = step(self.activity.selected, len);
             }
             Screen::ActivityDetail => {}
+            Screen::Webhooks => {
+                let before = self.webhooks.selected;
+                self.webhooks.selected = step(before, self.webhooks.list.len());
+                if self.webhooks.selected != before {
+                    self.load_webhooks().await;
+                }
+            }
         }
     }
 }

@@ -13,6 +13,9 @@ pub enum InputPurpose {
     IssueKey(String),
     IssueAppKey(String),
     Search,
+    AddWebhook,
+    /// Replay an endpoint from a cursor or a time.
+    ReplayWebhook(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +34,19 @@ pub enum ConfirmPurpose {
         org: String,
         key_id: String,
     },
+    RemoveWebhook(String),
+    RotateWebhookSecret(String),
+}
+
+/// What a one-time secret opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretKind {
+    /// A SCIM key, with the base URL the IdP needs beside it.
+    Scim { url: String },
+    /// An application key.
+    App,
+    /// A webhook endpoint's signing secret.
+    Webhook,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,13 +70,12 @@ pub enum Dialog {
         typed: String,
         error: Option<String>,
     },
-    /// A secret shown once: a SCIM key's (with the base URL the IdP needs) or an application
-    /// key's (`url` None).
+    /// A secret shown once: a SCIM key's, an application key's or a webhook endpoint's.
     Secret {
         key_id: String,
         name: String,
         secret: String,
-        url: Option<String>,
+        kind: SecretKind,
     },
     Help,
 }
@@ -211,7 +226,9 @@ impl App {
                             key_id: issued.key.id,
                             name: issued.key.name,
                             secret: issued.secret,
-                            url: Some(issued.scim_base_url),
+                            kind: SecretKind::Scim {
+                                url: issued.scim_base_url,
+                            },
                         });
                         self.load_org(&id).await;
                     }
@@ -226,9 +243,58 @@ impl App {
                             key_id: issued.key.id,
                             name: issued.key.name,
                             secret: issued.secret,
-                            url: None,
+                            kind: SecretKind::App,
                         });
                         self.load_org(&org).await;
+                    }
+                    Err(e) => self.input_error(e.message),
+                }
+            }
+            InputPurpose::AddWebhook => {
+                let optional = |i: usize| Some(value(i)).filter(|v| !v.is_empty());
+                let new = crate::control::NewWebhook {
+                    url: value(0),
+                    org: optional(1),
+                    events: optional(2),
+                    from: None,
+                };
+                match self.ops.add_webhook(&new).await {
+                    Ok(added) => {
+                        self.say(format!(
+                            "added webhook endpoint {} (saved)",
+                            added.webhook.id
+                        ));
+                        self.dialog = Some(Dialog::Secret {
+                            key_id: added.webhook.id.clone(),
+                            name: added.webhook.url.clone(),
+                            secret: added.secret,
+                            kind: SecretKind::Webhook,
+                        });
+                        self.load_webhooks().await;
+                        self.webhooks.selected = self
+                            .webhooks
+                            .list
+                            .iter()
+                            .position(|w| w.id == added.webhook.id)
+                            .unwrap_or(0);
+                        self.load_webhooks().await;
+                    }
+                    Err(e) => self.input_error(e.message),
+                }
+            }
+            InputPurpose::ReplayWebhook(id) => {
+                let from = match replay_from(&value(0)) {
+                    Ok(f) => f,
+                    Err(e) => return self.input_error(e),
+                };
+                match self.ops.replay_webhook(&id, &from).await {
+                    Ok(w) => {
+                        self.dialog = None;
+                        self.say(format!(
+                            "{id} will deliver {} events again (saved)",
+                            w.backlog
+                        ));
+                        self.load_webhooks().await;
                     }
                     Err(e) => self.input_error(e.message),
                 }
@@ -286,6 +352,29 @@ impl App {
                 }
                 self.load_org(&org).await;
             }
+            ConfirmPurpose::RemoveWebhook(id) => {
+                self.dialog = None;
+                match self.ops.remove_webhook(&id).await {
+                    Ok(()) => self.say(format!("removed webhook endpoint {id} (saved)")),
+                    Err(e) => self.fail(e.message),
+                }
+                self.load_webhooks().await;
+            }
+            ConfirmPurpose::RotateWebhookSecret(id) => {
+                match self.ops.rotate_webhook_secret(&id).await {
+                    Ok(secret) => {
+                        self.say(format!("new signing secret for {id} (saved)"));
+                        self.dialog = Some(Dialog::Secret {
+                            key_id: id.clone(),
+                            name: "rotated: the old secret also signs for 24 hours".into(),
+                            secret,
+                            kind: SecretKind::Webhook,
+                        });
+                        self.load_webhooks().await;
+                    }
+                    Err(e) => self.input_error(e.message),
+                }
+            }
             ConfirmPurpose::RemoveDomain { org, domain } => {
                 self.dialog = None;
                 match self.ops.remove_domain(&org, &domain).await {
@@ -296,4 +385,20 @@ impl App {
             }
         }
     }
+}
+
+/// A replay's start as typed: a cursor, an RFC 3339 time, or a duration ago (`2h`).
+fn replay_from(text: &str) -> Result<crate::control::ReplayFrom, String> {
+    use crate::control::ReplayFrom;
+    if crate::store::parse_cursor(text).is_some() {
+        return Ok(ReplayFrom::After(text.to_string()));
+    }
+    if let Some(t) = crate::util::parse_rfc3339(text) {
+        return Ok(ReplayFrom::Since(t));
+    }
+    crate::config::parse_duration(text)
+        .map(|d| ReplayFrom::Since(crate::store::now() - d))
+        .map_err(|_| {
+            format!("{text:?} is neither a cursor (16 hex digits), a time (2026-12-01T00:00:00Z) nor a duration (2h)")
+        })
 }

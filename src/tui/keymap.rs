@@ -37,6 +37,12 @@ pub enum Action {
     TogglePause,
     ToggleErrors,
     Refresh,
+    GoWebhooks,
+    ToggleEnabled,
+    RetryNow,
+    SendTest,
+    Replay,
+    RotateSecret,
     // Inside dialogs.
     Type(char),
     Backspace,
@@ -140,9 +146,13 @@ pub const GLOBAL: &[Binding] = &[
         "back one level; quits from the top",
     ),
     bind(
-        &[(ch('1'), Action::GoOrgs), (ch('2'), Action::GoActivity)],
-        "1 / 2",
-        "organizations / activity of all organizations",
+        &[
+            (ch('1'), Action::GoOrgs),
+            (ch('2'), Action::GoActivity),
+            (ch('3'), Action::GoWebhooks),
+        ],
+        "1 / 2 / 3",
+        "organizations / activity of all organizations / webhooks",
     ),
     bind(
         &[
@@ -320,6 +330,50 @@ const ACTIVITY: &[Binding] = &[
     bind(&[(key(KeyCode::Esc), Action::Back)], "Esc", "back"),
 ];
 
+fn webhook_enabled(app: &App) -> bool {
+    app.webhooks.current().is_some_and(|w| w.enabled)
+}
+
+const WEBHOOKS: &[Binding] = &[
+    about(bind(&[(ch('a'), Action::Add)], "a", "add"), "add"),
+    Binding {
+        keys: &[(ch('d'), Action::ToggleEnabled)],
+        shown: "d",
+        label: Label::Toggle {
+            on: "disable",
+            off: "enable",
+            is_on: webhook_enabled,
+        },
+        footer: true,
+        about: None,
+    },
+    about(
+        bind(&[(ch('r'), Action::RetryNow)], "r", "retry now"),
+        "retry now",
+    ),
+    about(
+        bind(&[(ch('t'), Action::SendTest)], "t", "test"),
+        "test event",
+    ),
+    about(bind(&[(ch('p'), Action::Replay)], "p", "replay"), "replay"),
+    about(
+        bind(&[(ch('s'), Action::RotateSecret)], "s", "rotate secret"),
+        "rotate secret",
+    ),
+    about(
+        bind(
+            &[
+                (ch('x'), Action::Remove),
+                (key(KeyCode::Delete), Action::Remove),
+            ],
+            "x",
+            "remove",
+        ),
+        "remove",
+    ),
+    bind(&[(key(KeyCode::Esc), Action::Back)], "Esc", "back"),
+];
+
 const ACTIVITY_DETAIL: &[Binding] = &[bind(&[(key(KeyCode::Esc), Action::Back)], "Esc", "back")];
 
 const SECRET: &[Binding] = &[
@@ -375,6 +429,7 @@ pub fn screen_table(screen: Screen) -> &'static [Binding] {
         Screen::Detail => DETAIL,
         Screen::Activity => ACTIVITY,
         Screen::ActivityDetail => ACTIVITY_DETAIL,
+        Screen::Webhooks => WEBHOOKS,
     }
 }
 
@@ -385,6 +440,7 @@ pub const SCREENS: &[(&str, Screen)] = &[
     ("Directory", Screen::Directory),
     ("Group detail", Screen::Detail),
     ("Activity", Screen::Activity),
+    ("Webhooks", Screen::Webhooks),
 ];
 
 /// The table in force: the open dialog's, else the screen's.
@@ -454,6 +510,7 @@ mod tests {
             DETAIL,
             ACTIVITY,
             ACTIVITY_DETAIL,
+            WEBHOOKS,
             SECRET,
             HELP,
             FORM,

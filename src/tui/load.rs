@@ -62,6 +62,24 @@ impl App {
         });
     }
 
+    /// Reads the endpoints and the selected one's streams and attempts.
+    pub(super) async fn load_webhooks(&mut self) {
+        match self.ops.list_webhooks().await {
+            Ok(list) => {
+                self.webhooks.list = list;
+                self.webhooks.selected = self
+                    .webhooks
+                    .selected
+                    .min(self.webhooks.list.len().saturating_sub(1));
+            }
+            Err(e) => return self.fail(e.message),
+        }
+        self.webhooks.detail = match self.webhooks.current().map(|w| w.id.clone()) {
+            Some(id) => self.ops.webhook(&id).await.ok(),
+            None => None,
+        };
+    }
+
     /// Fills the feed from the store (at start, and after the live feed skipped events).
     pub async fn reload_activity(&mut self) {
         let q = ActivityQuery {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::activity::ActivityEvent;
-use crate::control::{AppKeyInfo, FeedSummary, KeyInfo, OrgSummary, ResourceRow};
+use crate::control::{
+    AppKeyInfo, FeedSummary, KeyInfo, OrgSummary, ResourceRow, WebhookDetail, WebhookInfo,
+};
 use crate::directory::Organization;
 use crate::scim::schema::ResourceKind;
 
@@ -22,6 +24,7 @@ pub enum Screen {
     Detail,
     Activity,
     ActivityDetail,
+    Webhooks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,5 +218,20 @@ impl ActivityView {
     pub fn rate(&self, now: OffsetDateTime) -> f64 {
         let from = now - time::Duration::seconds(10);
         self.recent.iter().filter(|t| **t >= from).count() as f64 / 10.0
+    }
+}
+
+/// The webhooks screen: every endpoint, and the selected one in full.
+#[derive(Debug, Clone, Default)]
+pub struct WebhooksView {
+    pub list: Vec<WebhookInfo>,
+    pub selected: usize,
+    /// The selected endpoint's streams and recent attempts.
+    pub detail: Option<WebhookDetail>,
+}
+
+impl WebhooksView {
+    pub fn current(&self) -> Option<&WebhookInfo> {
+        self.list.get(self.selected)
     }
 }

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::{ACCENT, BAD, WARN, bold};
 use crate::tui::app::{App, Dialog};
+use crate::tui::dialogs::SecretKind;
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
@@ -52,7 +53,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
                     Style::default().fg(BAD),
                 )));
             }
-            let h = lines.len() as u16 + 2 + if error.is_some() { 1 } else { 0 };
+            // Long errors wrap inside the 68 columns within the border.
+            let wrapped = error
+                .as_ref()
+                .map_or(0, |e| e.chars().count().div_ceil(68).saturating_sub(1));
+            let h = lines.len() as u16 + 2 + wrapped as u16;
             let rect = centered(area, 70, h);
             frame.render_widget(Clear, rect);
             frame.render_widget(
@@ -98,39 +103,62 @@ pub fn draw(frame: &mut Frame, app: &App) {
             key_id,
             name,
             secret,
-            url,
+            kind,
         } => {
             let mut lines = Vec::new();
-            match url {
-                Some(url) => {
+            let (label, stored, title) = match kind {
+                SecretKind::Scim { url } => {
                     lines.push(Line::from(format!(
                         "Key {key_id} ({name}) is issued. Give the IdP these two values:"
                     )));
                     lines.push(Line::from(""));
                     lines.push(Line::from(Span::styled("SCIM base URL", bold())));
-                    lines.push(Line::from(Span::styled(url.clone(), Style::default().fg(ACCENT))));
+                    lines.push(Line::from(Span::styled(
+                        url.clone(),
+                        Style::default().fg(ACCENT),
+                    )));
+                    (
+                        "Secret (bearer token)",
+                        "it is stored only as a hash",
+                        " New SCIM key: shown once ",
+                    )
                 }
-                None => lines.push(Line::from(format!(
-                    "Application key {key_id} ({name}) is issued. Your application sends it to the application API:"
-                ))),
-            }
+                SecretKind::App => {
+                    lines.push(Line::from(format!(
+                        "Application key {key_id} ({name}) is issued. Your application sends it to the application API:"
+                    )));
+                    (
+                        "Secret (bearer token)",
+                        "it is stored only as a hash",
+                        " New application key: shown once ",
+                    )
+                }
+                SecretKind::Webhook => {
+                    lines.push(Line::from(format!(
+                        "Webhook endpoint {key_id} ({name}). Receivers verify each delivery's webhook-signature header with:"
+                    )));
+                    (
+                        "Signing secret (Standard Webhooks)",
+                        "it is stored sealed",
+                        " Webhook signing secret: shown once ",
+                    )
+                }
+            };
             lines.extend([
                 Line::from(""),
-                Line::from(Span::styled("Secret (bearer token)", bold())),
+                Line::from(Span::styled(label, bold())),
                 Line::from(Span::styled(secret.clone(), Style::default().fg(ACCENT))),
                 Line::from(""),
                 Line::from(Span::styled(
-                    "This secret will not be shown again: it is stored only as a hash. Copy it now (c copies with OSC 52).",
+                    format!("This secret will not be shown again: {stored}. Copy it now (c copies with OSC 52)."),
                     bold().fg(WARN),
                 )),
             ]);
-            let url_len = url.as_ref().map_or(0, String::len);
-            let width = (secret.len().max(url_len) as u16 + 4).max(76);
-            let title = if url.is_some() {
-                " New SCIM key: shown once "
-            } else {
-                " New application key: shown once "
+            let url_len = match kind {
+                SecretKind::Scim { url } => url.len(),
+                _ => 0,
             };
+            let width = (secret.len().max(url_len) as u16 + 4).max(76);
             let rect = centered(area, width, lines.len() as u16 + 5);
             frame.render_widget(Clear, rect);
             frame.render_widget(

@@ -7,6 +7,7 @@ pub mod dialogs;
 pub mod directory;
 pub mod org;
 pub mod orgs;
+pub mod webhooks;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -39,6 +40,18 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// `in 3s`, `in 5m`, `in 2h`, `in 4d` (`now` when past).
+pub fn until(t: time::OffsetDateTime, now: time::OffsetDateTime) -> String {
+    let secs = (t - now).whole_seconds();
+    match secs {
+        ..=0 => "now".into(),
+        1..=59 => format!("in {secs}s"),
+        60..=3599 => format!("in {}m", secs / 60),
+        3600..=86_399 => format!("in {}h", secs / 3600),
+        _ => format!("in {}d", secs / 86_400),
+    }
+}
+
 /// `3s ago`, `5m ago`, `2h ago`, `4d ago`.
 pub fn ago(t: time::OffsetDateTime, now: time::OffsetDateTime) -> String {
     let secs = (now - t).whole_seconds().max(0);
@@ -67,6 +80,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> usize {
         Screen::Detail => detail::draw(frame, app, body),
         Screen::Activity => activity::draw(frame, app, body),
         Screen::ActivityDetail => activity::draw_detail(frame, app, body),
+        Screen::Webhooks => webhooks::draw(frame, app, body),
     };
     if let Some((text, is_error)) = &app.status {
         let style = if *is_error {
@@ -97,11 +111,14 @@ fn draw_top(frame: &mut Frame, app: &App, area: Rect) {
         Span::styled(format!(" {n} {label} "), style)
     };
     let on_activity = matches!(app.screen(), Screen::Activity | Screen::ActivityDetail);
+    let on_webhooks = app.screen() == Screen::Webhooks;
     let mut spans = vec![
         Span::styled(" scimdesk ", bold().fg(ACCENT)),
-        tab("1", "Organizations", !on_activity),
+        tab("1", "Organizations", !on_activity && !on_webhooks),
         Span::raw(" "),
         tab("2", "Activity", on_activity),
+        Span::raw(" "),
+        tab("3", "Webhooks", on_webhooks),
         Span::raw("  "),
     ];
     let live = if app.activity.paused {
