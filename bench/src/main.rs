@@ -14,6 +14,7 @@ mod process;
 mod report;
 mod scenarios;
 mod soak;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,11 +44,11 @@ pub struct Args {
     /// Users in the large store (and members of the large group, less 1,000).
     #[arg(long, default_value_t = 100_000)]
     pub large: u64,
-    /// Parts to run: main, tail (with main), large, activity, dashboard.
+    /// Parts to run: main, tail (with main), large, activity, feed, webhooks, dashboard.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "main,tail,large,activity,dashboard"
+        default_value = "main,tail,large,activity,feed,webhooks,dashboard"
     )]
     pub only: Vec<String>,
     /// Rounds of the recording on/off comparison.
@@ -56,6 +57,10 @@ pub struct Args {
     /// Events in the store the feed-reading figure reads.
     #[arg(long, default_value_t = 1_000_000)]
     pub feed_events: u64,
+    /// Events in the backlog the webhook figures build with the receiver down (one endpoint;
+    /// a tenth of it for ten endpoints).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub webhook_backlog: u64,
     /// Run mixed Okta and Entra traffic for this many seconds instead, reporting every 10 s.
     #[arg(long)]
     pub soak: Option<u64>,
@@ -262,6 +267,10 @@ async fn main() {
         emit(&mut rows, without);
         emit(&mut rows, with);
         report.insert("feed".into(), feed::run(&args).await);
+    }
+
+    if args.wants("webhooks") {
+        report.insert("webhooks".into(), webhooks::run(&args).await);
     }
 
     if args.wants("dashboard") {

@@ -21,6 +21,10 @@ pub struct ServerOptions {
     pub events: bool,
     pub max_records_per_org: usize,
     pub cache_mb: u64,
+    /// Webhook endpoints added (with the command line) before the server starts.
+    pub webhooks: Vec<String>,
+    /// More configuration, appended to the file.
+    pub extra_config: String,
 }
 
 impl Default for ServerOptions {
@@ -30,6 +34,8 @@ impl Default for ServerOptions {
             events: true,
             max_records_per_org: 100_000,
             cache_mb: 64,
+            webhooks: Vec::new(),
+            extra_config: String::new(),
         }
     }
 }
@@ -133,8 +139,8 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = {}\n[activity]\nenabled = {}\nmax_records_per_org = {}\n[events]\nenabled = {}\n",
-                opts.cache_mb, opts.activity, opts.max_records_per_org, opts.events
+                "[server]\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = {}\n[activity]\nenabled = {}\nmax_records_per_org = {}\n[events]\nenabled = {}\n{}",
+                opts.cache_mb, opts.activity, opts.max_records_per_org, opts.events, opts.extra_config
             ),
         )
         .expect("write config");
@@ -155,6 +161,9 @@ impl Server {
         );
         let app: Value = serde_json::from_slice(&app.stdout).expect("app key JSON");
         let app_secret = app["secret"].as_str().expect("a secret").to_string();
+        for url in &opts.webhooks {
+            cli(bin, &config, &["webhook", "add", url]);
+        }
         let mut child = Command::new(bin)
             .arg("--config")
             .arg(&config)
