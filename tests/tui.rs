@@ -624,6 +624,7 @@ async fn webhooks_screen_by_keys() {
     press(&mut f.app, "t").await;
     let (text, is_error) = f.app.status.clone().unwrap();
     assert!(is_error && text.contains("not delivered"), "{text}");
+    f.dir.durable().await.unwrap();
     assert_eq!(f.dir.webhook_attempts(&failing.id).unwrap().len(), 2);
 
     // Disable, then enable again.

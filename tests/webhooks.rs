@@ -118,6 +118,13 @@ print(json.dumps(out))
     }
 }
 
+/// Stops the server (its workers save their progress) and checks the store.
+fn assert_consistent(mut server: TestServer) {
+    server.stop();
+    let report = server.dir.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
 fn add(
     server: &TestServer,
     url: &str,
@@ -200,8 +207,7 @@ fn deliveries_are_the_feeds_events_signed_so_a_standard_library_verifies_them() 
     if let Some(ok) = verify_independently(&new_secret, std::slice::from_ref(test)) {
         assert_eq!(ok, vec![true]);
     }
-    let report = server.dir.check().unwrap();
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_consistent(server);
 }
 
 #[test]
@@ -250,8 +256,7 @@ fn each_organization_receives_its_events_in_cursor_order_under_concurrent_writes
         got.iter().any(|d| d.answered == Some(500)),
         "failures happened"
     );
-    let report = server.dir.check().unwrap();
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_consistent(server);
 }
 
 /// Waits until the endpoint's stream for `org` satisfies `done`.
@@ -482,8 +487,7 @@ fn disabled_and_removed_endpoints_stop_and_enabling_resumes_in_order() {
         expected.len(),
         "nothing once removed"
     );
-    let report = server.dir.check().unwrap();
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_consistent(server);
 }
 
 #[test]
@@ -604,8 +608,7 @@ fn a_replay_delivers_again_in_order_from_a_cursor_or_a_time() {
         .unwrap();
     let got = receiver.wait_for(8 + expected.len(), WAIT);
     assert!(got[8..].iter().any(|d| d.cursor() == expected[0].0));
-    let report = server.dir.check().unwrap();
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_consistent(server);
 }
 
 /// kill -9 while deliveries are in flight, then start again: every event is delivered, in

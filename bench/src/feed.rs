@@ -13,7 +13,7 @@ use crate::Args;
 use crate::load::{self, Call, Conn, Pace, Slot, Target, drive, drive_with};
 use crate::process::{Sampler, Server, ServerOptions};
 use crate::report::Latencies;
-use crate::scenarios::{group, populate, user_body};
+use crate::scenarios::{group, members_patch, populate, user_body};
 
 /// Reads every page of `path` (a list or the feed) from the start; returns (items, pages).
 /// `progress(items)` is called after each page.
@@ -64,22 +64,7 @@ pub async fn run(args: &Args) -> Value {
         &t,
         args.connections,
         Pace::Count(rounds),
-        move |s: Slot| {
-            let op = if s.k.is_multiple_of(2) {
-                "add"
-            } else {
-                "remove"
-            };
-            let value: Vec<Value> = v.iter().map(|id| json!({"value": id})).collect();
-            let body = json!({"Operations": [{"op": op, "path": "members", "value": value}]});
-            Call::with(
-                Method::PATCH,
-                format!("/Groups/{}", g[s.conn]),
-                serde_json::to_vec(&body).expect("JSON"),
-                0,
-            )
-            .expect_any_success()
-        },
+        move |s: Slot| members_patch(&g[s.conn], &v, s.k.is_multiple_of(2)),
     )
     .await;
     let fill_seconds = started.elapsed().as_secs_f64();

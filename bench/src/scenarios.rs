@@ -79,6 +79,20 @@ pub async fn members(target: &Target, group: &str) -> u64 {
 }
 
 /// Creates a group, then adds `member_ids` 1,000 per PATCH.
+/// A PATCH adding (or removing) every one of `ids` to (from) group `group`: one event each.
+pub fn members_patch(group: &str, ids: &[String], add: bool) -> Call {
+    let op = if add { "add" } else { "remove" };
+    let value: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+    let body = json!({"Operations": [{"op": op, "path": "members", "value": value}]});
+    Call::with(
+        Method::PATCH,
+        format!("/Groups/{group}"),
+        serde_json::to_vec(&body).expect("JSON"),
+        0,
+    )
+    .expect_any_success()
+}
+
 pub async fn group(target: &Target, name: &str, member_ids: &[String]) -> String {
     let r = load::once(
         target,

@@ -18,7 +18,7 @@ use crate::Args;
 use crate::load::{Call, Pace, Slot, Target, drive, drive_with};
 use crate::process::{Sampler, Server, ServerOptions};
 use crate::report::{Latencies, median};
-use crate::scenarios::{group, populate, user_body};
+use crate::scenarios::{group, members_patch, populate, user_body};
 
 const OK: u8 = 0;
 const DOWN: u8 = 1;
@@ -179,16 +179,7 @@ async fn fill(args: &Args, server: &Server, events: u64) -> (f64, Vec<f64>) {
             Pace::Count(share),
             move |s: Slot| {
                 let n = p[s.conn].fetch_add(1, Ordering::Relaxed);
-                let op = if n.is_multiple_of(2) { "add" } else { "remove" };
-                let value: Vec<Value> = v.iter().map(|id| json!({"value": id})).collect();
-                let body = json!({"Operations": [{"op": op, "path": "members", "value": value}]});
-                Call::with(
-                    Method::PATCH,
-                    format!("/Groups/{}", g[s.conn]),
-                    serde_json::to_vec(&body).expect("JSON"),
-                    0,
-                )
-                .expect_any_success()
+                members_patch(&g[s.conn], &v, n.is_multiple_of(2))
             },
         )
         .await;

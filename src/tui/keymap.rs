@@ -335,7 +335,7 @@ fn webhook_enabled(app: &App) -> bool {
 }
 
 const WEBHOOKS: &[Binding] = &[
-    about(bind(&[(ch('a'), Action::Add)], "a", "add"), "add"),
+    bind(&[(ch('a'), Action::Add)], "a", "add"),
     Binding {
         keys: &[(ch('d'), Action::ToggleEnabled)],
         shown: "d",
@@ -347,28 +347,19 @@ const WEBHOOKS: &[Binding] = &[
         footer: true,
         about: None,
     },
-    about(
-        bind(&[(ch('r'), Action::RetryNow)], "r", "retry now"),
-        "retry now",
-    ),
+    bind(&[(ch('r'), Action::RetryNow)], "r", "retry now"),
     about(
         bind(&[(ch('t'), Action::SendTest)], "t", "test"),
         "test event",
     ),
-    about(bind(&[(ch('p'), Action::Replay)], "p", "replay"), "replay"),
-    about(
-        bind(&[(ch('s'), Action::RotateSecret)], "s", "rotate secret"),
-        "rotate secret",
-    ),
-    about(
-        bind(
-            &[
-                (ch('x'), Action::Remove),
-                (key(KeyCode::Delete), Action::Remove),
-            ],
-            "x",
-            "remove",
-        ),
+    bind(&[(ch('p'), Action::Replay)], "p", "replay"),
+    bind(&[(ch('s'), Action::RotateSecret)], "s", "rotate secret"),
+    bind(
+        &[
+            (ch('x'), Action::Remove),
+            (key(KeyCode::Delete), Action::Remove),
+        ],
+        "x",
         "remove",
     ),
     bind(&[(key(KeyCode::Esc), Action::Back)], "Esc", "back"),
