@@ -719,3 +719,73 @@ fn after_kill_9_mid_delivery_nothing_is_skipped() {
         String::from_utf8_lossy(&check.stdout)
     );
 }
+
+/// One organization's receiver failing for more events than a stream queues in memory does not
+/// hold up another's; when it recovers, its stream reads its backlog back from the store,
+/// through the other organization's events, in order.
+#[test]
+fn a_failing_organization_overflows_its_queue_without_holding_up_another() {
+    let server = TestServer::start_with(|c| {
+        c.webhooks.retries = vec![Duration::from_millis(50); 10_000];
+    });
+    for id in ["acme", "globex"] {
+        server.tenant(id, &["example.com"]);
+    }
+    let receiver = Receiver::start();
+    let acme_down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let down = acme_down.clone();
+    receiver.answer(move |event, _| {
+        if event["organization"] == "acme" && down.load(std::sync::atomic::Ordering::SeqCst) {
+            Answer::Status(503)
+        } else {
+            Answer::Status(200)
+        }
+    });
+    let from = server.dir.feed_head();
+    add(&server, &receiver.url(), None, Some("user.created"));
+    let (acme, globex) = (
+        server.dir.get_org("acme").unwrap(),
+        server.dir.get_org("globex").unwrap(),
+    );
+    server.block_on(async {
+        for i in 0..1_300 {
+            let (org, name) = if i % 6 == 5 {
+                (&globex, format!("g{i}@example.com"))
+            } else {
+                (&acme, format!("a{i}@example.com"))
+            };
+            server
+                .dir
+                .create_resource(
+                    org,
+                    scimdesk::scim::schema::ResourceKind::User,
+                    &json!({"userName": name}),
+                    None,
+                )
+                .await
+                .unwrap();
+        }
+    });
+    let all = feed(&server.dir, from, None);
+    let globex_events: Vec<_> = all.iter().filter(|e| e.1 == "globex").cloned().collect();
+    let acme_count = all.len() - globex_events.len();
+    assert!(
+        acme_count > 1_024,
+        "more than a stream queues: {acme_count}"
+    );
+    let got = receiver.wait_until(WAIT, "globex's events while acme fails", |d| {
+        d.iter().filter(|d| acked(d) && d.org() == "globex").count() >= globex_events.len()
+    });
+    assert_in_order_and_complete(
+        &got.into_iter()
+            .filter(|d| d.org() == "globex")
+            .collect::<Vec<_>>(),
+        &globex_events,
+    );
+    acme_down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let got = receiver.wait_until(WAIT, "every event once acme is back", |d| {
+        d.iter().filter(|d| acked(d)).count() >= all.len()
+    });
+    assert_in_order_and_complete(&got, &all);
+    assert_consistent(server);
+}

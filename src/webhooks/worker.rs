@@ -202,6 +202,7 @@ impl Worker {
                 break Stopped::Failed(e);
             }
             let behind = self.progress.swept < self.dir.feed_head();
+            let startable = !self.ready.is_empty() && self.inflight.len() < CONCURRENCY;
             let next_timer = self.timers.first().map(|(t, _)| *t);
             let timer = async {
                 match next_timer {
@@ -226,7 +227,7 @@ impl Worker {
                         break Stopped::Asked;
                     }
                 }
-                _ = std::future::ready(()), if behind => {}
+                _ = std::future::ready(()), if behind || startable => {}
             }
         };
         self.inflight.abort_all();
@@ -365,12 +366,15 @@ impl Worker {
                 break;
             };
             let Some(seq) = self.next_event(&org)? else {
-                if let Some(lane) = self.lanes.get_mut(&org) {
-                    lane.phase = Phase::Idle;
-                    // Still catching up through other organizations' events: come back.
-                    if lane.overflowed {
-                        self.make_ready(&org);
-                    }
+                let Some(lane) = self.lanes.get_mut(&org) else {
+                    continue;
+                };
+                lane.phase = Phase::Idle;
+                if lane.overflowed {
+                    // Still reading through other organizations' events: come back to it
+                    // after the other branches of the loop had their turn.
+                    self.make_ready(&org);
+                    break;
                 }
                 continue;
             };
