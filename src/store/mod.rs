@@ -9,6 +9,7 @@
 
 mod activity;
 mod app_keys;
+mod backup;
 mod check;
 mod commit;
 mod credentials;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use activity::ActivityBlob;
+pub use backup::{BackupStats, create_backup_file, restore, verify_backup};
 pub use check::CheckReport;
 pub use events::{EventHead, EventPage, NewEvent, StoredEvent, cursor, parse_cursor};
 pub use memberships::{MemberChange, MembershipReport};
@@ -93,6 +95,9 @@ pub enum WriteRefused<E> {
     Rejected(E),
 }
 
+/// The sled tree that holds everything.
+const TREE: &str = "scimdesk";
+
 /// A conditional write's outcome: done, or refused without changing anything.
 pub type Outcome<T, E = ()> = std::result::Result<T, WriteRefused<E>>;
 
@@ -113,6 +118,8 @@ struct Inner {
     tree: sled::Tree,
     db: sled::Db,
     path: PathBuf,
+    /// Copies of applied changes while a snapshot runs.
+    tap: Arc<writer::Tap>,
 }
 
 impl Drop for Inner {
@@ -186,7 +193,7 @@ impl Store {
                 other => break other?,
             }
         };
-        let tree = db.open_tree("scimdesk")?;
+        let tree = db.open_tree(TREE)?;
         writer::recover(&tree)?;
         // Everything in the store at open is durable, events included.
         let last_event = tree
@@ -204,7 +211,8 @@ impl Store {
         let head = Arc::new(EventHead::new(last_event.max(trimmed)));
         let committer =
             Arc::new(Committer::start(db.clone()).map_err(|e| Error::Io(e.to_string()))?);
-        let writer = Writer::start(tree.clone(), committer.clone(), head.clone())
+        let tap = Arc::new(writer::Tap::default());
+        let writer = Writer::start(tree.clone(), committer.clone(), head.clone(), tap.clone())
             .map_err(|e| Error::Io(e.to_string()))?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -215,6 +223,7 @@ impl Store {
                 tree,
                 db,
                 path: dir.to_path_buf(),
+                tap,
             }),
         })
     }

@@ -886,3 +886,133 @@ fn webhook_progress_saves_are_atomic_conditional_and_checked_against_the_feed() 
     )));
     assert!(s.check().unwrap().problems.is_empty());
 }
+
+#[test]
+fn a_backup_of_a_quiet_store_restores_every_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("a"), 8 << 20).unwrap();
+    b(s.create_org(&org("a"), vec![])).unwrap().unwrap();
+    for i in 0..50 {
+        b(s.create_resource(
+            "a",
+            Kind::User,
+            &user(&format!("u{i:03}"), &format!("u{i}@y.com")),
+            &[],
+            no_events,
+        ))
+        .unwrap()
+        .unwrap();
+    }
+    b(s.write_scratch(b"bench", b"not copied")).unwrap();
+    let file = dir.path().join("backup");
+    let out = backup::create_backup_file(&file).unwrap();
+    let stats = s
+        .backup(&[("webhook-secrets.key", vec![7; 32])], out, |_| {})
+        .unwrap();
+    assert_eq!((stats.files, stats.changes), (1, 0));
+    assert_eq!(verify_backup(&file).unwrap().entries, stats.entries);
+
+    let to = dir.path().join("restored");
+    restore(&file, &to).unwrap();
+    assert_eq!(
+        std::fs::read(to.join("webhook-secrets.key")).unwrap(),
+        vec![7; 32]
+    );
+    let r = Store::open(&to, 8 << 20).unwrap();
+    let not_scratch = |s: &Store| {
+        raw_entries(s)
+            .into_iter()
+            .filter(|(k, _)| !matches!(keys::parse(k), Some(keys::Parsed::Scratch)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(not_scratch(&r), not_scratch(&s));
+    assert!(r.check().unwrap().problems.is_empty());
+
+    // A restore never writes over anything, and a damaged file is refused whole.
+    let err = restore(&file, &to).unwrap_err().to_string();
+    assert!(err.contains("not empty"), "{err}");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    let damaged = dir.path().join("damaged");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let empty = dir.path().join("empty");
+    let err = restore(&damaged, &empty).unwrap_err().to_string();
+    assert!(
+        err.contains("damaged") || err.contains("unreadable"),
+        "{err}"
+    );
+    assert!(!empty.exists() || std::fs::read_dir(&empty).unwrap().next().is_none());
+    std::fs::write(&damaged, &bytes[..middle]).unwrap();
+    let err = restore(&damaged, &empty).unwrap_err().to_string();
+    assert!(err.contains("truncated"), "{err}");
+}
+
+#[test]
+fn a_backup_under_concurrent_writes_holds_every_write_acknowledged_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("a"), 8 << 20).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(s.create_org(&org("a"), vec![]))
+        .unwrap()
+        .unwrap();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (s, acked, stop) = (s.clone(), acked.clone(), stop.clone());
+        writers.push(rt.spawn(async move {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let id = format!("w{w}-{i:06}");
+                s.create_resource(
+                    "a",
+                    Kind::User,
+                    &user(&id, &format!("{id}@y.com")),
+                    &[],
+                    no_events,
+                )
+                .await
+                .unwrap()
+                .unwrap();
+                acked.lock().unwrap().push(id);
+                i += 1;
+            }
+        }));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before: Vec<String> = acked.lock().unwrap().clone();
+    let file = dir.path().join("backup");
+    let out = backup::create_backup_file(&file).unwrap();
+    let stats = s.backup(&[], out, |_| {}).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        rt.block_on(w).unwrap();
+    }
+    assert!(
+        stats.changes > 0,
+        "writes went on during the backup: {stats:?}"
+    );
+    let to = dir.path().join("restored");
+    restore(&file, &to).unwrap();
+    let r = Store::open(&to, 8 << 20).unwrap();
+    let report = r.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    for id in &before {
+        assert!(
+            r.get_resource("a", Kind::User, id).unwrap().is_some(),
+            "{id} was acknowledged before the backup and is missing"
+        );
+    }
+    assert!(
+        report.users >= before.len(),
+        "{} < {}",
+        report.users,
+        before.len()
+    );
+}

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 
 use super::commit::Committer;
 use super::events::{EventHead, NewEvent};
-use super::{Error, Outcome, keys};
+use super::{Error, Outcome, WriteRefused, keys};
 
 /// Most writes applied in one group.
 const MAX_GROUP: usize = 1024;
@@ -38,6 +38,54 @@ pub type OpResult<R, E> = Result<Outcome<R, E>, Error>;
 
 /// Staged changes: a key's new value, None when removed.
 type Changes = HashMap<Vec<u8>, Option<IVec>>;
+
+/// One applied group's changes, in the order they were applied.
+pub type Tapped = Vec<(Vec<u8>, Option<IVec>)>;
+
+/// A copy of every change the writer applies, while a snapshot needs one (see
+/// `snapshot.rs`): sent after the change is in the tree, group by group, in order.
+#[derive(Default)]
+pub struct Tap {
+    on: std::sync::atomic::AtomicBool,
+    to: std::sync::Mutex<Option<(mpsc::Sender<Tapped>, bool)>>,
+}
+
+impl Tap {
+    /// Starts sending applied changes to `to`. Called on the writer thread, between groups.
+    pub fn open(&self, to: mpsc::Sender<Tapped>) {
+        *self.to.lock().unwrap_or_else(|p| p.into_inner()) = Some((to, false));
+        self.on.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Stops; false when a group failed halfway meanwhile (its changes are not all known).
+    pub fn close(&self) -> bool {
+        self.on.store(false, std::sync::atomic::Ordering::Release);
+        self.to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .is_some_and(|(_, broken)| !broken)
+    }
+
+    fn record(&self, parts: &[&Changes]) {
+        if !self.on.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        if let Some((to, _)) = self.to.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let batch: Tapped = parts
+                .iter()
+                .flat_map(|c| c.iter().map(|(k, v)| (k.clone(), v.clone())))
+                .collect();
+            let _ = to.send(batch);
+        }
+    }
+
+    fn broken(&self) {
+        if let Some((_, broken)) = self.to.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            *broken = true;
+        }
+    }
+}
 
 /// A write's view of the store: reads see the group's staged changes and its own; its own
 /// changes join the group only if it succeeds.
@@ -219,11 +267,12 @@ impl Writer {
         tree: sled::Tree,
         committer: Arc<Committer>,
         head: Arc<EventHead>,
+        tap: Arc<Tap>,
     ) -> std::io::Result<Writer> {
         let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
         let thread = thread::Builder::new()
             .name("scimdesk-writer".into())
-            .spawn(move || run(tree, committer, head, jobs))?;
+            .spawn(move || run(tree, committer, head, tap, jobs))?;
         Ok(Writer {
             queue: Some(queue),
             thread: Some(thread),
@@ -307,6 +356,33 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// Runs `f` on the writer thread between two groups, with no write in flight, and waits
+    /// for it (blocking: not from an async task).
+    pub fn between_groups_blocking<P: Send + 'static>(
+        &self,
+        f: impl FnOnce(&sled::Tree) -> Result<P, Error> + Send + 'static,
+    ) -> Result<P, Error> {
+        let (tx, rx) = oneshot::channel();
+        let job = ScanOp {
+            scan: Some((
+                move |tree: &sled::Tree| {
+                    let _ = tx.send(f(tree));
+                    Ok(())
+                },
+                |_: &mut Staged<'_>, _: &()| Ok(Ok::<(), WriteRefused<()>>(())),
+            )),
+            cell: OpCell {
+                op: None,
+                outcome: None,
+                reply: None,
+            },
+        };
+        self.send(Box::new(job))?;
+        rx.blocking_recv().map_err(|_| Error::Stopped)?
+    }
+}
+
 /// The writer's counters: the next redo intent and the next event number.
 struct Sequences {
     intent: u64,
@@ -317,6 +393,7 @@ fn run(
     tree: sled::Tree,
     committer: Arc<Committer>,
     head: Arc<EventHead>,
+    tap: Arc<Tap>,
     jobs: mpsc::Receiver<Box<dyn Job>>,
 ) {
     let mut seq = Sequences {
@@ -327,6 +404,7 @@ fn run(
         tree: &tree,
         committer: &committer,
         head,
+        tap: &tap,
     };
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -367,6 +445,7 @@ struct Ctx<'a> {
     tree: &'a sled::Tree,
     committer: &'a Committer,
     head: Arc<EventHead>,
+    tap: &'a Tap,
 }
 
 /// Runs a group's writes, numbers and stores their events with their changes, applies it all
@@ -415,10 +494,16 @@ fn apply(ctx: &Ctx, mut group: Vec<Box<dyn Job>>, seq: &mut Sequences) {
     let first_event = seq.event;
     let applied = match failure {
         Some(e) => Err(e),
-        None => number_events(&mut changes, events, &mut seq.event)
-            .and_then(|numbered| write_loose(tree, &numbered))
-            .and_then(|()| write_atomically(tree, &changes, &mut seq.intent))
-            .and_then(|()| write_loose(tree, &loose)),
+        None => number_events(&mut changes, events, &mut seq.event).and_then(|numbered| {
+            let written = write_loose(tree, &numbered)
+                .and_then(|()| write_atomically(tree, &changes, &mut seq.intent))
+                .and_then(|()| write_loose(tree, &loose));
+            match &written {
+                Ok(()) => ctx.tap.record(&[&numbered, &changes, &loose]),
+                Err(_) => ctx.tap.broken(),
+            }
+            written
+        }),
     };
     let last_event = seq.event - 1;
     match applied {
