@@ -17,6 +17,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub api: ApiConfig,
     pub webhooks: WebhooksConfig,
+    pub admin: AdminConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +68,14 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Largest request body accepted, in bytes (413 above it).
     pub max_body_bytes: usize,
+    /// How long a stopping server lets requests in flight finish.
+    pub shutdown_grace: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AdminConfig {
+    /// The admin socket; None: `admin.sock` in the data directory.
+    pub socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +114,8 @@ struct RawConfig {
     api: RawApi,
     #[serde(default)]
     webhooks: RawWebhooks,
+    #[serde(default)]
+    admin: RawAdmin,
 }
 
 #[derive(Deserialize, Default)]
@@ -145,6 +156,13 @@ struct RawServer {
     listen: Option<String>,
     public_url: Option<String>,
     max_body_bytes: Option<u64>,
+    shutdown_grace: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    socket: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -293,8 +311,28 @@ impl Config {
             })?),
         };
         let webhooks = webhooks_config(&raw.webhooks, base)?;
+        let grace_text = raw.server.shutdown_grace.as_deref().unwrap_or("10s");
+        let shutdown_grace = parse_duration(grace_text)
+            .ok()
+            .filter(|d| !d.is_negative())
+            .map(|d| std::time::Duration::from_millis(d.whole_milliseconds() as u64))
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "server.shutdown_grace: {grace_text:?} is not a duration like \"10s\""
+                ))
+            })?;
+        let admin = AdminConfig {
+            socket: match raw.admin.socket.as_deref() {
+                None => None,
+                Some(s) if s.trim().is_empty() => {
+                    return Err(ConfigError("admin.socket: must not be empty".into()));
+                }
+                Some(s) => Some(base.join(s)),
+            },
+        };
         Ok(Config {
             webhooks,
+            admin,
             events: EventsConfig {
                 enabled: raw.events.enabled.unwrap_or(true),
                 retention,
@@ -310,6 +348,7 @@ impl Config {
                 listen,
                 public_url,
                 max_body_bytes: max_body_bytes as usize,
+                shutdown_grace,
             },
             store: StoreConfig {
                 data_dir,

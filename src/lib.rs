@@ -5,6 +5,7 @@
 //! Nothing imports `cli`; only `store` names sled. See ARCHITECTURE.md.
 
 pub mod activity;
+pub mod admin;
 pub mod api;
 pub mod cli;
 pub mod config;

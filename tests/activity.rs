@@ -329,7 +329,7 @@ fn the_activity_command_reads_a_stopped_store() {
     assert_eq!(v.as_array().unwrap().len(), 1);
     let out = run(&["activity", "--follow"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("serve --log-activity"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("running server"));
     let out = run(&["activity", "--since", "soon"]);
     assert_eq!(out.status.code(), Some(2));
     let out = run(&["activity", "--org", "nope"]);

@@ -53,13 +53,19 @@ fn serve_holds_the_store_answers_health_and_stops_on_sigterm() {
         auth: None,
     };
     assert_eq!(client.get("/healthz").status, 200);
-    // While it runs, management commands report the lock in one line.
+    // While it runs, management commands go through it.
     let out = s.run(&["org", "list"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("in use by a running scimdesk"));
-    // SIGTERM: a clean exit.
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("acme"));
+    assert!(s.socket().exists());
+    // SIGTERM: a clean exit, the socket removed.
     send_signal(child.id(), "TERM");
     assert!(wait(&mut child).success());
+    assert!(!s.socket().exists());
     assert!(s.run(&["org", "show", "acme"]).status.success());
 }
 
@@ -104,6 +110,15 @@ fn acknowledged_writes_survive_sigkill() {
         .collect();
     send_signal(child.id(), "KILL");
     wait(&mut child);
+    // The killed server left its socket: commands see nobody answers and open the store, and
+    // the next server replaces it.
+    assert!(s.socket().exists());
+    let out = s.run(&["org", "show", "acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (mut child, addr) = s.serve();
     let c = common::Client { addr, ..c };
     for id in &ids {
@@ -129,4 +144,122 @@ fn the_dashboard_without_a_terminal_says_so() {
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1);
+}
+
+/// An organization `acme` with SCIM on and a key; returns the key's secret.
+fn tenant(s: &Setup) -> String {
+    for args in [
+        &["org", "create", "acme", "--name", "Acme"][..],
+        &["domain", "add", "acme", "acme.com"],
+        &["org", "scim", "acme", "on"],
+    ] {
+        assert!(s.run(args).status.success(), "{args:?}");
+    }
+    let key = s.run(&["key", "issue", "acme", "--json"]);
+    serde_json::from_slice::<serde_json::Value>(&key.stdout).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// An authenticated create whose body never comes: in flight until the server gives up.
+fn hang_a_request(addr: std::net::SocketAddr, secret: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(
+            format!("POST /scim/v2/acme/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secret}\r\nContent-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{{").as_bytes(),
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    stream
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_waits_for_requests_in_flight_only_so_long_and_a_second_one_stops_at_once() {
+    let s = Setup::with("127.0.0.1:0", "shutdown_grace = \"1s\"");
+    let secret = tenant(&s);
+    let (mut child, addr) = s.serve();
+    let _hung = hang_a_request(addr, &secret);
+    let started = Instant::now();
+    send_signal(child.id(), "TERM");
+    let status = wait(&mut child);
+    assert!(status.success(), "{status:?}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "did not wait for the request: {took:?}"
+    );
+    assert!(!s.socket().exists(), "the socket is removed");
+
+    // With a long grace, a second SIGTERM ends it at once; what was acknowledged stays.
+    let s = Setup::with("127.0.0.1:0", "shutdown_grace = \"60s\"");
+    let secret = tenant(&s);
+    let (mut child, addr) = s.serve();
+    let out = s.run(&["org", "create", "globex", "--name", "Globex"]);
+    assert!(out.status.success());
+    let _hung = hang_a_request(addr, &secret);
+    send_signal(child.id(), "TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still waiting for the request"
+    );
+    let started = Instant::now();
+    send_signal(child.id(), "TERM");
+    let status = wait(&mut child);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(status.code(), Some(1));
+    assert!(s.run(&["org", "show", "globex"]).status.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_data_dir_other_users_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Setup::new("127.0.0.1:0");
+    assert!(
+        s.run(&["org", "create", "acme", "--name", "Acme"])
+            .status
+            .success()
+    );
+    let store = s.dir.path().join("store");
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = s.run(&["serve"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("writable by other users"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_long_poll_answers_at_once_when_the_server_stops() {
+    let s = Setup::new("127.0.0.1:0");
+    let app = s.run(&["app-key", "issue", "--name", "app", "--json"]);
+    let app = serde_json::from_slice::<serde_json::Value>(&app.stdout).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (mut child, _, api) = s.serve_with_api();
+    let c = common::Client {
+        addr: api.unwrap(),
+        base: String::new(),
+        auth: Some(format!("Bearer {app}")),
+    };
+    let poll = std::thread::spawn(move || c.get("/api/v1/events?after=now&wait=30"));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    send_signal(child.id(), "TERM");
+    assert!(wait(&mut child).success());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let reply = poll.join().unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["data"], serde_json::json!([]));
 }

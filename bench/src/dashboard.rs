@@ -89,6 +89,11 @@ pub async fn run(args: &Args) -> Value {
                     received += 1;
                     app.on_activity(e);
                 }
+                Some(FeedItem::Shown(e)) => {
+                    received += 1;
+                    app.on_shown(e);
+                }
+                Some(FeedItem::Tally(minutes)) => app.on_tally(&minutes),
                 Some(FeedItem::Missed(n)) => {
                     missed += n;
                     app.on_missed(n).await;

@@ -116,7 +116,8 @@ pub struct ActivityEvent {
 }
 
 /// Success, client error or server error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Success,
     ClientError,
@@ -145,10 +146,12 @@ impl ActivityEvent {
 }
 
 /// What to read back, newest first.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ActivityQuery {
     pub org: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
     pub since: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
     pub until: Option<OffsetDateTime>,
     pub outcome: Option<Outcome>,
     /// Any error (client or server) when set; combines with `outcome` by `and`.

@@ -37,7 +37,12 @@ const SCAN: usize = 100_000;
     ),
     security(("application_key" = []))
 )]
-pub async fn list(dir: &Directory, key: &AppKey, q: Query) -> Result<Reply, ApiError> {
+pub async fn list(
+    dir: &Directory,
+    key: &AppKey,
+    q: Query,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<Reply, ApiError> {
     q.allow(&["after", "limit", "organization", "type", "wait"])?;
     let limit = q.limit()?;
     let wait = match q.get("wait") {
@@ -89,15 +94,11 @@ pub async fn list(dir: &Directory, key: &AppKey, q: Query) -> Result<Reply, ApiE
     }
     let wanted =
         |t: &str, o: &str| org.as_deref().is_none_or(|w| w == o) && feed::type_matches(&types, t);
-    let page = dir
-        .wait_events(
-            after,
-            limit,
-            SCAN.max(limit),
-            wanted,
-            Duration::from_secs(wait),
-        )
-        .await?;
+    // A stopping server answers long polls with what there is.
+    let page = tokio::select! {
+        page = dir.wait_events(after, limit, SCAN.max(limit), wanted, Duration::from_secs(wait)) => page?,
+        _ = stop.cancelled() => dir.events_after(after, limit, SCAN.max(limit), wanted)?,
+    };
     let next = page.events.last().map_or(page.scanned_to, |e| e.seq);
     let mut body =
         Vec::with_capacity(64 + page.events.iter().map(|e| e.json.len() + 1).sum::<usize>());

@@ -10,7 +10,6 @@ pub mod openapi;
 mod params;
 mod read;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,6 +25,8 @@ pub type Reply = Response<Vec<u8>>;
 /// Shared by every request.
 pub struct State {
     pub dir: Directory,
+    /// Cancelled when the service stops: long polls answer at once.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 /// A JSON reply.
@@ -42,8 +43,9 @@ pub(crate) fn json(status: u16, body: Vec<u8>) -> Reply {
 /// The whole API as one warp filter.
 pub fn filter(
     dir: Directory,
+    stop: tokio_util::sync::CancellationToken,
 ) -> impl Filter<Extract = (Reply,), Error = std::convert::Infallible> + Clone {
-    let state = Arc::new(State { dir });
+    let state = Arc::new(State { dir, stop });
     warp::any()
         .map(move || state.clone())
         .and(warp::method())
@@ -61,15 +63,15 @@ pub fn filter(
         )
 }
 
-/// Serves the API until `shutdown` resolves.
+/// Serves the API until `stop` is cancelled (long polls then answer at once).
 pub async fn serve(
     dir: Directory,
     listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    stop: tokio_util::sync::CancellationToken,
 ) {
-    warp::serve(filter(dir))
+    warp::serve(filter(dir, stop.clone()))
         .incoming(listener)
-        .graceful(shutdown)
+        .graceful(stop.cancelled_owned())
         .run()
         .await;
 }
@@ -152,7 +154,7 @@ async fn route(
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let dir = &state.dir;
     match segs.as_slice() {
-        ["events"] => events::list(dir, &key, q).await,
+        ["events"] => events::list(dir, &key, q, &state.stop).await,
         ["organizations"] => read::organizations(dir, &key, q),
         ["organizations", org] => read::organization(dir, &key, org, q),
         ["organizations", org, "users"] => read::users(dir, &key, org, q),

@@ -10,11 +10,6 @@ use crate::control::Control;
 pub use crate::config::parse_duration;
 
 pub async fn run(config: Config, args: ActivityArgs, json: bool) -> Result<(), Failure> {
-    if args.follow {
-        return Err(Failure::usage(
-            "--follow needs the running server, which holds the store: run `scimdesk serve --log-activity` to stream activity as it happens",
-        ));
-    }
     let since = args
         .since
         .as_deref()
@@ -30,7 +25,17 @@ pub async fn run(config: Config, args: ActivityArgs, json: bool) -> Result<(), F
             ))
         })?),
     };
-    let ops = operate(config)?;
+    let follow = args.follow;
+    let ops = if follow {
+        let remote = super::attach(&config).await?.ok_or_else(|| {
+            Failure::usage(
+                "--follow streams what a running server records: start `scimdesk serve` (or the dashboard) first",
+            )
+        })?;
+        Box::new(remote) as Box<dyn Control>
+    } else {
+        operate(config).await?
+    };
     if let Some(org) = &args.org {
         ops.org(org).await?;
     }
@@ -44,6 +49,9 @@ pub async fn run(config: Config, args: ActivityArgs, json: bool) -> Result<(), F
         limit: args.limit,
         ..Default::default()
     };
+    if follow {
+        return follow_activity(ops.as_ref(), &query, json).await;
+    }
     let events = ops.activity(&query).await?;
     if json {
         print_json(&serde_json::to_value(&events).unwrap_or_default());
@@ -91,5 +99,53 @@ pub async fn check(ops: &dyn Control, json: bool) -> Result<(), Failure> {
             "the store has {} problem(s)",
             report.problems.len()
         )))
+    }
+}
+
+/// Prints what the running server records as it happens, until it stops (or Ctrl-C).
+async fn follow_activity(
+    ops: &dyn Control,
+    query: &ActivityQuery,
+    json: bool,
+) -> Result<(), Failure> {
+    use crate::control::FeedItem;
+    let mut feed = ops.follow().await?;
+    let mut shown = 0u64;
+    loop {
+        let item = tokio::select! {
+            item = feed.next() => item,
+            _ = crate::server::shutdown_signal() => return Ok(()),
+        };
+        match item {
+            Some(FeedItem::Event(e) | FeedItem::Shown(e)) => {
+                shown += 1;
+                if !query.matches(&e) {
+                    continue;
+                }
+                if json {
+                    println!("{}", serde_json::to_string(&*e).unwrap_or_default());
+                } else {
+                    println!("{}", one_line(&e));
+                }
+            }
+            Some(FeedItem::Tally(minutes)) => {
+                let total: u64 = minutes.iter().map(|(_, r, _)| r).sum();
+                let unseen = total.saturating_sub(std::mem::take(&mut shown));
+                if unseen > 0 && !json {
+                    println!(
+                        "... {unseen} more requests in the last tenth of a second, not shown (stored)"
+                    );
+                }
+            }
+            Some(FeedItem::Missed(n)) => {
+                if !json {
+                    println!("... {n} requests not shown (stored)");
+                }
+            }
+            None => {
+                eprintln!("scimdesk: the server stopped");
+                return Ok(());
+            }
+        }
     }
 }

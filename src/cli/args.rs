@@ -61,6 +61,14 @@ pub enum Command {
     /// Manage webhook endpoints: the change feed pushed to the application, signed.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Write a consistent backup of the store to FILE (while it serves, writes go on).
+    Backup { file: PathBuf },
+    /// Restore a backup FILE into an empty directory DIR (then point [store] data_dir at it).
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -6,6 +6,7 @@
 mod activity;
 mod app_keys;
 mod args;
+mod backup;
 mod keys;
 mod orgs;
 mod output;
@@ -102,10 +103,21 @@ pub fn load_config(global: &Global) -> Result<Config, Failure> {
     Config::load(&global.config).map_err(|e| Failure::usage(e.0))
 }
 
-/// The operations over the store named by the configuration.
-fn operate(config: Config) -> Result<Box<dyn Control>, Failure> {
+/// The operations over the store named by the configuration: through the running server's
+/// admin socket when one answers, else on the store opened here.
+async fn operate(config: Config) -> Result<Box<dyn Control>, Failure> {
+    if let Some(remote) = attach(&config).await? {
+        return Ok(Box::new(remote));
+    }
     let dir = Directory::open(config)?;
     Ok(Box::new(Local::new(dir, "store opened by this command")))
+}
+
+/// The running server of this configuration's store, if one answers on its admin socket.
+async fn attach(config: &Config) -> Result<Option<crate::admin::Remote>, Failure> {
+    crate::admin::connect(&crate::admin::socket_path(config))
+        .await
+        .map_err(Failure::refused)
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -120,18 +132,26 @@ fn run(cli: Cli) -> Result<(), Failure> {
             None => serve::dashboard(config).await,
             Some(Command::Serve { log_activity }) => serve::serve(config, log_activity, json).await,
             Some(Command::Activity(args)) => activity::run(config, args, json).await,
-            Some(Command::Check) => activity::check(operate(config)?.as_ref(), json).await,
-            Some(Command::Org(cmd)) => orgs::org(operate(config)?.as_ref(), cmd, json).await,
-            Some(Command::Domain(cmd)) => orgs::domain(operate(config)?.as_ref(), cmd, json).await,
-            Some(Command::Key(cmd)) => keys::key(operate(config)?.as_ref(), cmd, json).await,
+            Some(Command::Check) => activity::check(operate(config).await?.as_ref(), json).await,
+            Some(Command::Org(cmd)) => orgs::org(operate(config).await?.as_ref(), cmd, json).await,
+            Some(Command::Domain(cmd)) => {
+                orgs::domain(operate(config).await?.as_ref(), cmd, json).await
+            }
+            Some(Command::Key(cmd)) => keys::key(operate(config).await?.as_ref(), cmd, json).await,
             Some(Command::AppKey(cmd)) => {
-                app_keys::app_key(operate(config)?.as_ref(), cmd, json).await
+                app_keys::app_key(operate(config).await?.as_ref(), cmd, json).await
             }
             Some(Command::Events(args)) => {
-                app_keys::events(operate(config)?.as_ref(), args, json).await
+                app_keys::events(operate(config).await?.as_ref(), args, json).await
             }
             Some(Command::Webhook(cmd)) => {
-                webhooks::webhook(operate(config)?.as_ref(), cmd, json).await
+                webhooks::webhook(operate(config).await?.as_ref(), cmd, json).await
+            }
+            Some(Command::Backup { file }) => {
+                backup::backup(operate(config).await?.as_ref(), &file, json).await
+            }
+            Some(Command::Restore { file, data_dir }) => {
+                backup::restore(&config, &file, &data_dir, json).await
             }
         }
     })

@@ -40,20 +40,44 @@ pub async fn serve(config: Config, log_activity: bool, json: bool) -> Result<(),
         .api_addr
         .map(|a| format!("; the application API on http://{a}/api/v1"))
         .unwrap_or_default();
+    let admin = service
+        .admin_socket
+        .as_ref()
+        .map(|p| format!("; operators attach on {}", p.display()))
+        .unwrap_or_default();
     eprintln!(
-        "scimdesk: serving SCIM on http://{} (base URLs: {public}/scim/v2/<organization>){api}; Ctrl-C stops",
+        "scimdesk: serving SCIM on http://{} (base URLs: {public}/scim/v2/<organization>){api}{admin}; Ctrl-C stops",
         service.scim_addr
     );
     crate::server::shutdown_signal().await;
+    stop_at_once_on_a_second_signal();
     tracing::debug!("stopping: finishing requests, storing activity, flushing");
     service.shutdown().await;
     eprintln!("scimdesk: stopped; the store is flushed");
     Ok(())
 }
 
-/// `scimdesk` alone: the service and the dashboard in one process.
+/// After the first SIGINT or SIGTERM: a second one ends the process at once. Every
+/// acknowledged write is already on disk (a write is acknowledged after its flush); what goes
+/// is requests still in flight and activity not yet stored.
+fn stop_at_once_on_a_second_signal() {
+    tokio::spawn(async {
+        crate::server::shutdown_signal().await;
+        eprintln!("scimdesk: second signal: stopped at once (acknowledged writes are on disk)");
+        std::process::exit(1);
+    });
+}
+
+/// `scimdesk` alone: the dashboard, attached to the running server when there is one (quitting
+/// leaves it running), else with the service in this process.
 pub async fn dashboard(config: Config) -> Result<(), Failure> {
     crate::tui::require_terminal().map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(remote) = super::attach(&config).await? {
+        let listen = remote.hello().scim.clone();
+        return crate::tui::run(Arc::new(remote), listen)
+            .await
+            .map_err(|e| Failure::refused(e.to_string()));
+    }
     let log_path = config.store.data_dir.join("scimdesk.log");
     let dir = Directory::open(config)?;
     crate::tui::log_to_file(&log_path);

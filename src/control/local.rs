@@ -340,7 +340,19 @@ impl Control for Local {
     }
 
     async fn check(&self) -> Result<CheckReport> {
-        Ok(self.dir.check()?)
+        Ok(self.dir.check_between_writes().await?)
+    }
+
+    async fn backup(
+        &self,
+        out: Box<dyn std::io::Write + Send>,
+        progress: Box<dyn FnMut(u64) + Send>,
+    ) -> Result<crate::store::BackupStats> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || dir.backup(out, progress))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Unavailable, e.to_string()))?
+            .map_err(Error::from)
     }
 
     async fn issue_app_key(&self, name: &str, org: Option<&str>) -> Result<IssuedAppKey> {

@@ -325,7 +325,13 @@ pub const MEMBER_PAGE: usize = 20;
 /// A live activity record, or a note that some were missed (they are stored).
 #[derive(Debug, Clone)]
 pub enum FeedItem {
+    /// A record, to show and to count.
     Event(Arc<ActivityEvent>),
+    /// A record to show; it is counted by a [`FeedItem::Tally`] (a running server sends the
+    /// newest records of each tenth of a second and exact counts of all of them).
+    Shown(Arc<ActivityEvent>),
+    /// Exact counts: (unix minute, requests, errors).
+    Tally(Vec<(i64, u64, u64)>),
     Missed(u64),
 }
 
@@ -388,6 +394,14 @@ pub trait Control: Send + Sync {
 
     /// Reads the whole store and reports every inconsistency.
     async fn check(&self) -> Result<CheckReport>;
+
+    /// Writes a consistent backup of the running store to `out` (writes go on meanwhile);
+    /// `progress(bytes)` is called as it goes.
+    async fn backup(
+        &self,
+        out: Box<dyn std::io::Write + Send>,
+        progress: Box<dyn FnMut(u64) + Send>,
+    ) -> Result<crate::store::BackupStats>;
 
     async fn issue_app_key(&self, name: &str, org: Option<&str>) -> Result<IssuedAppKey>;
     async fn list_app_keys(&self) -> Result<Vec<AppKeyInfo>>;

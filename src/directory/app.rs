@@ -53,8 +53,11 @@ impl Directory {
         }
     }
 
+    /// Every application key, oldest first.
     pub fn list_app_keys(&self) -> Result<Vec<AppKey>> {
-        Ok(self.store.list_app_keys()?)
+        let mut keys = self.store.list_app_keys()?;
+        keys.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+        Ok(keys)
     }
 
     pub async fn revoke_app_key(&self, id: &str) -> Result<AppKey> {

@@ -40,9 +40,12 @@ impl Directory {
         }
     }
 
+    /// An organization's keys, oldest first.
     pub fn list_keys(&self, org: &str) -> Result<Vec<ScimKey>> {
         self.get_org(org)?;
-        Ok(self.store.list_keys(org)?)
+        let mut keys = self.store.list_keys(org)?;
+        keys.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+        Ok(keys)
     }
 
     /// Revokes a key permanently.

@@ -93,6 +93,34 @@ impl Directory {
         Ok(self.store.check()?)
     }
 
+    /// [`Directory::check`] of one consistent state while the store is in use: writes wait
+    /// while it reads.
+    pub async fn check_between_writes(&self) -> Result<CheckReport> {
+        Ok(self.store.check_between_writes().await?)
+    }
+
+    /// Writes a consistent backup (the store and the webhook secrets' key) to `out` while
+    /// writes go on; `progress(bytes)` as it goes. Blocking: run it on a blocking thread.
+    pub fn backup(
+        &self,
+        out: impl std::io::Write,
+        progress: impl FnMut(u64),
+    ) -> Result<crate::store::BackupStats> {
+        let key = self.config.store.data_dir.join(secrets::KEY_FILE);
+        let mut files = Vec::new();
+        match std::fs::read(&key) {
+            Ok(bytes) => files.push((secrets::KEY_FILE, bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::Store(crate::store::Error::Io(format!(
+                    "{}: {e}",
+                    key.display()
+                ))));
+            }
+        }
+        Ok(self.store.backup(&files, out, progress)?)
+    }
+
     /// Bytes the store occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.store.size_on_disk()?)

@@ -95,14 +95,16 @@ impl App {
         super::keymap::dispatch(self, key)
     }
 
-    /// A live event from the feed.
+    /// A live event from the feed: shown and counted.
     pub fn on_activity(&mut self, e: Arc<ActivityEvent>) {
-        self.stale = true;
         self.activity.rates.add(&e);
-        self.activity.recent.push_back(e.time);
-        while self.activity.recent.len() > 10_000 {
-            self.activity.recent.pop_front();
-        }
+        self.count_recent(e.time, 1);
+        self.on_shown(e);
+    }
+
+    /// A live event to show (a [`FeedItem::Tally`](crate::control::FeedItem) counts it).
+    pub fn on_shown(&mut self, e: Arc<ActivityEvent>) {
+        self.stale = true;
         if self.activity.paused {
             self.activity.held.push(e);
             if self.activity.held.len() > FEED_LEN {
@@ -111,6 +113,23 @@ impl App {
             return;
         }
         self.push_event(e);
+    }
+
+    /// Exact counts of live requests: (unix minute, requests, errors).
+    pub fn on_tally(&mut self, minutes: &[(i64, u64, u64)]) {
+        let mut total = 0;
+        for &(minute, requests, errors) in minutes {
+            self.activity.rates.add_counts(minute, requests, errors);
+            total += requests;
+        }
+        self.count_recent(crate::store::now(), total);
+    }
+
+    fn count_recent(&mut self, at: time::OffsetDateTime, n: u64) {
+        self.activity.recent.push_back((at, n));
+        while self.activity.recent.len() > 10_000 {
+            self.activity.recent.pop_front();
+        }
     }
 
     fn push_event(&mut self, e: Arc<ActivityEvent>) {
@@ -147,7 +166,7 @@ impl App {
         let now = crate::store::now();
         self.activity.rates.tick(now);
         let from = now - time::Duration::seconds(10);
-        while self.activity.recent.front().is_some_and(|t| *t < from) {
+        while self.activity.recent.front().is_some_and(|(t, _)| *t < from) {
             self.activity.recent.pop_front();
         }
     }

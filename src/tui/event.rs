@@ -47,6 +47,8 @@ pub async fn run(terminal: &mut ratatui::DefaultTerminal, mut app: App) -> std::
             item = async { feed.as_mut()?.next().await }, if feed.is_some() => {
                 match item {
                     Some(FeedItem::Event(e)) => app.on_activity(e),
+                    Some(FeedItem::Shown(e)) => app.on_shown(e),
+                    Some(FeedItem::Tally(minutes)) => app.on_tally(&minutes),
                     Some(FeedItem::Missed(n)) => app.on_missed(n).await,
                     None => feed = None,
                 }

@@ -172,14 +172,17 @@ impl Rates {
 
     pub fn add(&mut self, e: &ActivityEvent) {
         let minute = e.time.unix_timestamp().div_euclid(60);
+        self.add_counts(minute, 1, u64::from(e.is_error()));
+    }
+
+    /// Adds `requests` (of which `errors` failed) to unix minute `minute`.
+    pub fn add_counts(&mut self, minute: i64, requests: u64, errors: u64) {
         self.advance(minute);
         let age = self.last_minute - minute;
         if (0..60).contains(&age) {
             let i = 59 - age as usize;
-            self.requests[i] += 1;
-            if e.is_error() {
-                self.errors[i] += 1;
-            }
+            self.requests[i] += requests;
+            self.errors[i] += errors;
         }
     }
 
@@ -201,8 +204,8 @@ pub struct ActivityView {
     /// Events the live feed skipped because the dashboard fell behind (reloaded from the store).
     pub missed: u64,
     pub rates: Rates,
-    /// Events seen in the last few seconds, for the live rate.
-    pub recent: VecDeque<OffsetDateTime>,
+    /// Requests seen in the last few seconds (when, how many), for the live rate.
+    pub recent: VecDeque<(OffsetDateTime, u64)>,
 }
 
 impl ActivityView {
@@ -217,7 +220,12 @@ impl ActivityView {
     /// Requests per second over the last 10 seconds.
     pub fn rate(&self, now: OffsetDateTime) -> f64 {
         let from = now - time::Duration::seconds(10);
-        self.recent.iter().filter(|t| **t >= from).count() as f64 / 10.0
+        self.recent
+            .iter()
+            .filter(|(t, _)| *t >= from)
+            .map(|(_, n)| *n)
+            .sum::<u64>() as f64
+            / 10.0
     }
 }
 

@@ -104,7 +104,13 @@ impl TestServer {
             .block_on(async {
                 let scim = scimdesk::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
                 let api = scimdesk::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-                scimdesk::service::Service::start_with_clock(dir.clone(), scim, Some(api), clock)
+                scimdesk::service::Service::start_with_clock(
+                    dir.clone(),
+                    scim,
+                    Some(api),
+                    None,
+                    clock,
+                )
             })
             .unwrap();
         TestServer {
@@ -466,13 +472,23 @@ pub struct Installation {
 impl Installation {
     /// A config listening on `listen` with its store in the temporary directory.
     pub fn new(listen: &str) -> Installation {
+        Installation::with(listen, "")
+    }
+
+    /// A config like [`Installation::new`]'s with more keys in `[server]`.
+    pub fn with(listen: &str, server_extra: &str) -> Installation {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.toml"),
-            format!("[server]\nlisten = \"{listen}\"\n[api]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = 16\n"),
+            format!("[server]\nlisten = \"{listen}\"\npublic_url = \"https://scim.test\"\n{server_extra}\n[api]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"store\"\ncache_capacity_mb = 16\n"),
         )
         .unwrap();
         Installation { dir }
+    }
+
+    /// The admin socket of a running `serve`.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("store").join("admin.sock")
     }
 
     pub fn cmd(&self) -> std::process::Command {

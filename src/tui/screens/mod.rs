@@ -143,5 +143,13 @@ fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
         ));
         spans.push(Span::raw(format!(" {label}  ")));
     }
+    // Where the server runs: in this process, or elsewhere with this dashboard attached.
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let mode = app.ops.mode();
+    let room = (area.width as usize).saturating_sub(used);
+    if room > mode.chars().count() + 2 {
+        spans.push(Span::raw(" ".repeat(room - mode.chars().count() - 1)));
+        spans.push(Span::styled(mode, Style::default().fg(Color::DarkGray)));
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
