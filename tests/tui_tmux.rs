@@ -228,3 +228,94 @@ fn provision_a_user_through_the_dashboard() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("created user alice@acme.com"));
 }
+
+#[test]
+fn the_dashboard_attaches_to_a_running_server_and_leaves_it_running() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is not installed, and CI must run the dashboard end-to-end test"
+        );
+        return;
+    }
+    let inst = common::Installation::new("127.0.0.1:0");
+    for args in [
+        &["org", "create", "acme", "--name", "Acme"][..],
+        &["domain", "add", "acme", "acme.com"],
+        &["org", "scim", "acme", "on"],
+    ] {
+        assert!(inst.run(args).status.success());
+    }
+    let key = inst.run(&["--json", "key", "issue", "acme"]);
+    let secret = serde_json::from_slice::<serde_json::Value>(&key.stdout).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (mut server, addr) = inst.serve();
+    let tmux = Tmux {
+        session: format!("scimdesk-attach-{}", std::process::id()),
+    };
+    let command = format!(
+        "{} --config {}",
+        env!("CARGO_BIN_EXE_scimdesk"),
+        inst.dir.path().join("config.toml").display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        &tmux.session,
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &command,
+    ]);
+    let screen = tmux.wait_for("attached to pid");
+    assert!(
+        screen.contains(&format!("attached to pid {}", server.id())),
+        "{screen}"
+    );
+    assert!(screen.contains("acme"), "{screen}");
+
+    // An organization made in the attached dashboard is the server's.
+    tmux.keys(&["n"]);
+    tmux.wait_for("New organization");
+    tmux.text("globex");
+    tmux.keys(&["Tab"]);
+    tmux.text("Globex");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("created organization globex");
+    let out = inst.run(&["org", "show", "globex"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Live activity reaches the attached dashboard.
+    tmux.keys(&["2"]);
+    let c = common::Client {
+        addr,
+        base: "/scim/v2/acme".into(),
+        auth: Some(format!("Bearer {secret}")),
+    };
+    common::create_user(&c, "live@acme.com");
+    tmux.wait_for("created user live@acme.com");
+
+    // q detaches: the dashboard ends, the server goes on.
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!tmux.alive(), "the dashboard did not quit");
+    assert!(
+        server.try_wait().unwrap().is_none(),
+        "the server stopped with the dashboard"
+    );
+    assert_eq!(c.get("/healthz").status, 200);
+    assert!(inst.run(&["org", "show", "globex"]).status.success());
+    let _ = server.kill();
+    let _ = server.wait();
+}
