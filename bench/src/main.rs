@@ -6,6 +6,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod attach;
 mod dashboard;
 mod feed;
 mod load;
@@ -44,11 +45,12 @@ pub struct Args {
     /// Users in the large store (and members of the large group, less 1,000).
     #[arg(long, default_value_t = 100_000)]
     pub large: u64,
-    /// Parts to run: main, tail (with main), large, activity, feed, webhooks, dashboard.
+    /// Parts to run: main, tail (with main), large, activity, feed, webhooks, dashboard,
+    /// admin.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "main,tail,large,activity,feed,webhooks,dashboard"
+        default_value = "main,tail,large,activity,feed,webhooks,dashboard,admin"
     )]
     pub only: Vec<String>,
     /// Rounds of the recording on/off comparison.
@@ -275,6 +277,10 @@ async fn main() {
 
     if args.wants("dashboard") {
         report.insert("dashboard".into(), dashboard::run(&args).await);
+    }
+
+    if args.wants("admin") {
+        report.insert("admin".into(), attach::run(&args).await);
     }
 
     println!();

@@ -243,6 +243,35 @@ impl Server {
             .unwrap_or_default()
     }
 
+    /// CPU time (user and system) the server process has used, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces): utime is the 14th field of
+        // the line, stime the 15th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // Safety: sysconf has no preconditions.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        (ticks(11) + ticks(12)) / per_second
+    }
+
+    /// The server's configuration file.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    /// The server's admin socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("store").join("admin.sock")
+    }
+
     /// Bytes the store occupies on disk now.
     pub fn disk_bytes(&self) -> u64 {
         dir_bytes(&self.dir.path().join("store"))

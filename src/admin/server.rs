@@ -282,12 +282,19 @@ fn activity_stream(state: &State) -> Response<Body> {
         let mut counts: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
         let mut missed = 0;
         loop {
+            // Woken once a tenth of a second, not once a record: the records gathered since
+            // are taken from the live feed at once (it holds 4,096 per subscriber).
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tx.closed() => return,
-                got = feed.recv() => match got {
+                _ = tick.tick() => {}
+            }
+            loop {
+                match feed.try_recv() {
                     Ok(e) => {
-                        let c = counts.entry(e.time.unix_timestamp().div_euclid(60)).or_default();
+                        let c = counts
+                            .entry(e.time.unix_timestamp().div_euclid(60))
+                            .or_default();
                         c.0 += 1;
                         c.1 += u64::from(e.is_error());
                         if shown.len() == SHOWN_PER_BATCH {
@@ -295,35 +302,34 @@ fn activity_stream(state: &State) -> Response<Body> {
                         }
                         shown.push_back(e);
                     }
-                    Err(broadcast::error::RecvError::Lagged(n)) => missed += n,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
-                _ = tick.tick() => {
-                    if shown.is_empty() && missed == 0 {
-                        continue;
-                    }
-                    let mut out = Vec::new();
-                    let mut line = |l: &Line| {
-                        out.extend(serde_json::to_vec(l).unwrap_or_default());
-                        out.push(b'\n');
-                    };
-                    if missed > 0 {
-                        line(&Line::Missed(std::mem::take(&mut missed)));
-                    }
-                    for e in shown.drain(..) {
-                        line(&Line::Event(Box::new((*e).clone())));
-                    }
-                    line(&Line::Tally {
-                        minutes: std::mem::take(&mut counts)
-                            .into_iter()
-                            .map(|(m, (r, e))| (m, r, e))
-                            .collect(),
-                        at: crate::store::now(),
-                    });
-                    if tx.send(Bytes::from(out)).await.is_err() {
-                        return;
-                    }
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => missed += n,
+                    Err(broadcast::error::TryRecvError::Empty) => break,
+                    Err(broadcast::error::TryRecvError::Closed) => return,
                 }
+            }
+            if shown.is_empty() && missed == 0 {
+                continue;
+            }
+            let mut out = Vec::new();
+            let mut line = |l: &Line| {
+                out.extend(serde_json::to_vec(l).unwrap_or_default());
+                out.push(b'\n');
+            };
+            if missed > 0 {
+                line(&Line::Missed(std::mem::take(&mut missed)));
+            }
+            for e in shown.drain(..) {
+                line(&Line::Event(Box::new((*e).clone())));
+            }
+            line(&Line::Tally {
+                minutes: std::mem::take(&mut counts)
+                    .into_iter()
+                    .map(|(m, (r, e))| (m, r, e))
+                    .collect(),
+                at: crate::store::now(),
+            });
+            if tx.send(Bytes::from(out)).await.is_err() {
+                return;
             }
         }
     });

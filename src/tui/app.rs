@@ -171,6 +171,13 @@ impl App {
         }
     }
 
+    /// Whether live activity changes what is on screen beyond the counts (the activity feed
+    /// is open): then each frame shows it; otherwise a redraw a few times a second keeps the
+    /// counts current without drawing thirty frames a second for a screen that looks the same.
+    pub fn feed_on_screen(&self) -> bool {
+        self.screen() == Screen::Activity
+    }
+
     /// The record the activity detail shows.
     pub fn selected_event(&self) -> Option<Arc<ActivityEvent>> {
         self.activity

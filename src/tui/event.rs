@@ -30,6 +30,9 @@ pub async fn run(terminal: &mut ratatui::DefaultTerminal, mut app: App) -> std::
     let shutdown = crate::server::shutdown_signal();
     tokio::pin!(shutdown);
     let mut dirty = true;
+    // Live activity on a screen that shows only its counts: redrawn at most this often.
+    let mut counts_changed = false;
+    let mut last_draw = std::time::Instant::now();
     while !app.quit {
         tokio::select! {
             event = keys.next() => match event {
@@ -52,7 +55,11 @@ pub async fn run(terminal: &mut ratatui::DefaultTerminal, mut app: App) -> std::
                     Some(FeedItem::Missed(n)) => app.on_missed(n).await,
                     None => feed = None,
                 }
-                dirty = true;
+                if app.feed_on_screen() {
+                    dirty = true;
+                } else {
+                    counts_changed = true;
+                }
             }
             _ = slow.tick() => {
                 app.tick().await;
@@ -60,7 +67,12 @@ pub async fn run(terminal: &mut ratatui::DefaultTerminal, mut app: App) -> std::
             }
             _ = &mut shutdown => break,
             _ = frame.tick() => {
+                if counts_changed && last_draw.elapsed() >= super::COUNTS_REDRAW {
+                    dirty = true;
+                }
                 if dirty {
+                    counts_changed = false;
+                    last_draw = std::time::Instant::now();
                     let mut rows = app.page_size;
                     terminal.draw(|f| rows = screens::draw(f, &app))?;
                     if let Some(text) = app.clipboard.take() {

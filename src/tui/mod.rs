@@ -19,6 +19,9 @@ use app::App;
 
 /// Time between frames (at most ~30 per second).
 pub const FRAME: Duration = Duration::from_millis(33);
+/// How often live activity redraws a screen that shows only its counts (the rate in the top
+/// bar, the last sync of each organization).
+pub const COUNTS_REDRAW: Duration = Duration::from_millis(500);
 
 /// Why the dashboard cannot run here.
 #[derive(Debug, thiserror::Error)]
