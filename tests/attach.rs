@@ -113,6 +113,9 @@ const SCRIPT: &[&[&str]] = &[
     &["webhook", "add", "http://169.254.169.254/"],
     &["--json", "webhook", "list"],
     &["webhook", "disable", "whk_000000000000"],
+    &["export", "acme"],
+    &["export", "acme", "--only", "users"],
+    &["export", "nope"],
 ];
 
 /// (exit code, stdout, stderr) of each command of the script, normalized.
@@ -340,7 +343,31 @@ fn a_backup_while_serving_holds_every_acknowledged_write_and_restores_consistent
     assert_eq!(dir.list_webhooks().unwrap().len(), 1);
     drop(dir);
 
-    // Idle: the backup restores to exactly what the server holds.
+    // Idle: the backup restores to exactly what the server holds, groups and members too.
+    let c = Client {
+        addr,
+        base: "/scim/v2/acme".into(),
+        auth: Some(format!("Bearer {secret}")),
+    };
+    let members: Vec<serde_json::Value> = c.get("/Users?count=3&attributes=id").json()["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| serde_json::json!({"value": u["id"]}))
+        .collect();
+    assert_eq!(members.len(), 3);
+    let r = c.post(
+        "/Groups",
+        &serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Engineering", "members": members}),
+    );
+    assert_eq!(r.status, 201);
+    let exported = inst.run(&["export", "acme", "--only", "groups"]);
+    let text = String::from_utf8_lossy(&exported.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let group: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(group["displayName"], "Engineering");
+    assert_eq!(group["members"].as_array().unwrap().len(), 3);
     let quiet = inst.dir.path().join("quiet.bak");
     assert!(
         inst.run(&["backup", quiet.to_str().unwrap()])
@@ -372,18 +399,6 @@ fn a_backup_while_serving_holds_every_acknowledged_write_and_restores_consistent
             report.events,
             report.webhooks
         )];
-        let page = d
-            .resources_after(
-                "acme",
-                scimdesk::scim::schema::ResourceKind::User,
-                None,
-                100_000,
-            )
-            .unwrap();
-        out.extend(
-            page.iter()
-                .map(|r| format!("{} {}", r.id, serde_json::to_string(&r.attrs).unwrap())),
-        );
         out.extend(
             d.list_keys("acme")
                 .unwrap()
@@ -391,6 +406,28 @@ fn a_backup_while_serving_holds_every_acknowledged_write_and_restores_consistent
                 .map(|k| format!("{} {}", k.id, k.digest)),
         );
         out.extend(d.list_webhooks().unwrap().iter().map(|w| format!("{w:?}")));
+        let events = d
+            .events_after(0, 10_000_000, 10_000_000, |_, _| true)
+            .unwrap();
+        out.extend(events.events.iter().map(|e| {
+            format!(
+                "{} {} {}",
+                e.seq,
+                e.event_type,
+                String::from_utf8_lossy(&e.json)
+            )
+        }));
+        // Users, then groups with their member ids, as `scimdesk export` shows them.
+        let ops = scimdesk::control::Local::new(d, "test");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        for kind in scimdesk::scim::schema::ResourceKind::ALL {
+            let page = rt
+                .block_on(scimdesk::control::Control::export_page(
+                    &ops, "acme", kind, None, 1_000_000,
+                ))
+                .unwrap();
+            out.extend(page.iter().map(|r| r.to_string()));
+        }
         out
     };
     assert_eq!(dump(&copy), dump(&inst.dir.path().join("store")));

@@ -364,6 +364,21 @@ impl Control for Remote {
         })
         .await
     }
+    async fn export_page(
+        &self,
+        org: &str,
+        kind: ResourceKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>> {
+        self.call(Call::ExportPage {
+            org: org.into(),
+            kind,
+            after: after.map(str::to_string),
+            limit,
+        })
+        .await
+    }
     async fn feed_summary(&self, org: &str) -> Result<FeedSummary> {
         self.call(Call::FeedSummary { org: org.into() }).await
     }

@@ -87,6 +87,12 @@ pub enum Call {
     FeedSummary {
         org: String,
     },
+    ExportPage {
+        org: String,
+        kind: ResourceKind,
+        after: Option<String>,
+        limit: usize,
+    },
     AddWebhook {
         new: NewWebhook,
     },
@@ -186,6 +192,12 @@ pub async fn answer(ops: &dyn Control, call: Call) -> control::Result<Value> {
         C::RevokeAppKey { id } => to(ops.revoke_app_key(&id).await),
         C::Events { query } => to(ops.events(&query).await),
         C::FeedSummary { org } => to(ops.feed_summary(&org).await),
+        C::ExportPage {
+            org,
+            kind,
+            after,
+            limit,
+        } => to(ops.export_page(&org, kind, after.as_deref(), limit).await),
         C::AddWebhook { new } => to(ops.add_webhook(&new).await),
         C::ListWebhooks => to(ops.list_webhooks().await),
         C::Webhook { id } => to(ops.webhook(&id).await),

@@ -42,7 +42,7 @@ pub enum Command {
     },
     /// Show sync activity: what the IdPs did, newest first.
     Activity(ActivityArgs),
-    /// Verify a stopped store: indexes, references, counts and key digests.
+    /// Verify the store (a running one through its server): indexes, references, counts and key digests.
     Check,
     /// Manage organizations.
     #[command(subcommand)]
@@ -63,12 +63,26 @@ pub enum Command {
     Webhook(WebhookCommand),
     /// Write a consistent backup of the store to FILE (while it serves, writes go on).
     Backup { file: PathBuf },
+    /// Print an organization's users and groups as JSON lines (the application API's shape;
+    /// groups with their member ids), users first, each in creation order.
+    Export {
+        org: String,
+        /// Only users or only groups.
+        #[arg(long, value_enum)]
+        only: Option<ExportKind>,
+    },
     /// Restore a backup FILE into an empty directory DIR (then point [store] data_dir at it).
     Restore {
         file: PathBuf,
         #[arg(long)]
         data_dir: PathBuf,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    Users,
+    Groups,
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,6 +7,7 @@ mod activity;
 mod app_keys;
 mod args;
 mod backup;
+mod export;
 mod keys;
 mod orgs;
 mod output;
@@ -149,6 +150,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Some(Command::Backup { file }) => {
                 backup::backup(operate(config).await?.as_ref(), &file, json).await
+            }
+            Some(Command::Export { org, only }) => {
+                export::export(operate(config).await?.as_ref(), &org, only).await
             }
             Some(Command::Restore { file, data_dir }) => {
                 backup::restore(&config, &file, &data_dir, json).await

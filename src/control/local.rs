@@ -421,6 +421,38 @@ impl Control for Local {
         })
     }
 
+    async fn export_page(
+        &self,
+        org: &str,
+        kind: ResourceKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>> {
+        self.dir.get_org(org)?;
+        let mut out = Vec::new();
+        for rec in self.dir.resources_after(org, kind, after, limit)? {
+            let mut view = feed::resource_view(org, kind, &rec);
+            if kind == ResourceKind::Group {
+                let mut members = Vec::with_capacity(rec.member_count as usize);
+                let mut last: Option<String> = None;
+                loop {
+                    let page = self
+                        .dir
+                        .members_after(org, &rec.id, last.as_deref(), 10_000)?;
+                    let full = page.len() == 10_000;
+                    last = page.last().cloned();
+                    members.extend(page.into_iter().map(serde_json::Value::String));
+                    if !full {
+                        break;
+                    }
+                }
+                view["members"] = serde_json::Value::Array(members);
+            }
+            out.push(view);
+        }
+        Ok(out)
+    }
+
     async fn feed_summary(&self, org: &str) -> Result<FeedSummary> {
         Ok(FeedSummary {
             head: cursor(self.dir.feed_bounds()?.head),

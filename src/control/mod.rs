@@ -395,6 +395,16 @@ pub trait Control: Send + Sync {
     /// Reads the whole store and reports every inconsistency.
     async fn check(&self) -> Result<CheckReport>;
 
+    /// Up to `limit` users or groups of `org` after the id `after`, in id order, as the
+    /// application API shows them; a group also lists its member ids (`members`).
+    async fn export_page(
+        &self,
+        org: &str,
+        kind: ResourceKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>>;
+
     /// Writes a consistent backup of the running store to `out` (writes go on meanwhile);
     /// `progress(bytes)` is called as it goes.
     async fn backup(
