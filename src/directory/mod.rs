@@ -12,6 +12,7 @@ mod orgs;
 mod query;
 pub mod resources;
 pub mod rules;
+mod schemas;
 pub mod secrets;
 mod webhooks;
 
@@ -20,13 +21,15 @@ use std::sync::Arc;
 pub use crate::store::{AppKey, EventPage, StoredEvent};
 pub use crate::store::{Attempt, DeliverySave, DeliveryState, WebhookEndpoint, WebhookProgress};
 pub use crate::store::{
-    CheckReport, IndexEntries, MembershipReport, Organization, ResourceRecord, ScimKey,
+    CheckReport, DeclaredSchema, IndexEntries, MembershipReport, Organization, ResourceRecord,
+    ScimKey,
 };
 pub use app::{FeedBounds, IssuedAppKey};
 pub use credentials::IssuedKey;
 pub use error::{AuthFailure, Error, Result};
 pub use query::Page;
 pub use resources::WriteOutcome;
+pub use schemas::SchemaDeclared;
 pub use webhooks::{
     Backlog, IssuedWebhook, ROTATION_OVERLAP, WebhookSignal, forbidden_ip, validate_webhook_url,
 };
@@ -46,6 +49,8 @@ pub struct Directory {
     webhook_signals: tokio::sync::broadcast::Sender<WebhookSignal>,
     /// Bumped by every change to an endpoint, before its operation returns.
     webhook_epoch: Arc<std::sync::atomic::AtomicU64>,
+    /// Declared extension schemas and each organization's schemas.
+    schemas: Arc<schemas::SchemaCache>,
 }
 
 impl Directory {
@@ -59,8 +64,10 @@ impl Directory {
         } else {
             ActivityLog::disabled(store.clone())
         };
+        let schemas = Arc::new(schemas::SchemaCache::load(&store)?);
         Ok(Directory {
             store,
+            schemas,
             config: Arc::new(config),
             activity: Arc::new(activity),
             sealing: Arc::default(),

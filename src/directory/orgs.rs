@@ -104,6 +104,7 @@ impl Directory {
         if !self.store.delete_org(id, events).await? {
             return Err(unknown_org(id));
         }
+        self.schemas_changed()?;
         Ok(())
     }
 

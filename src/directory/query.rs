@@ -124,6 +124,7 @@ impl Directory {
         eval: &Projection,
     ) -> Result<Vec<ResourceRecord>> {
         let mut out = Vec::new();
+        let schemas = self.schemas(org);
         let Some(f) = &params.filter else {
             self.scan(org, kind, |r| {
                 out.push(r);
@@ -135,14 +136,14 @@ impl Directory {
             Some(ids) => {
                 for id in ids {
                     if let Some(rec) = self.store.get_resource(org, kind, &id)?
-                        && f.matches(kind, &self.render(org, kind, &rec, eval)?)
+                        && f.matches(&schemas, kind, &self.render(org, kind, &rec, eval)?)
                     {
                         out.push(rec);
                     }
                 }
             }
             None => self.scan(org, kind, |rec| {
-                if f.matches(kind, &self.render(org, kind, &rec, eval)?) {
+                if f.matches(&schemas, kind, &self.render(org, kind, &rec, eval)?) {
                     out.push(rec);
                 }
                 Ok(true)
@@ -188,9 +189,10 @@ impl Directory {
             let mut records = self.matching(org, kind, params, &eval)?;
             records.sort_by(|a, b| a.id.cmp(&b.id));
             if let Some(sort) = &params.sort_by {
+                let schemas = self.schemas(org);
                 let key = |r: &ResourceRecord| -> Option<String> {
                     let v = self.render(org, kind, r, &eval).ok()?;
-                    sort_key(kind, &v, sort)
+                    sort_key(&schemas, kind, &v, sort)
                 };
                 let mut keyed: Vec<(Option<String>, ResourceRecord)> =
                     records.into_iter().map(|r| (key(&r), r)).collect();
@@ -246,8 +248,13 @@ fn lift_value_conditions(inner: &Filter) -> Option<Filter> {
 
 /// The sort key of a rendered resource: the first value at the path, lowercased unless the
 /// attribute is caseExact.
-fn sort_key(kind: ResourceKind, v: &Value, path: &AttrPath) -> Option<String> {
-    let (container, def) = schema::resolve(kind, path.urn.as_deref(), &path.attr)?;
+fn sort_key(
+    schemas: &schema::Schemas,
+    kind: ResourceKind,
+    v: &Value,
+    path: &AttrPath,
+) -> Option<String> {
+    let (container, def) = schema::resolve(schemas, kind, path.urn.as_deref(), &path.attr)?;
     let holder = match container {
         schema::Container::Extension(u) => v.get(u)?,
         schema::Container::Core => v,

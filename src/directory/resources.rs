@@ -292,8 +292,9 @@ impl Directory {
             location: &location,
             version: &etag,
         };
-        let full = resource::render(kind, &rec.id, &rec.attrs, &meta, extra);
-        Ok(projection.apply(kind, full))
+        let schemas = self.schemas(org);
+        let full = resource::render(&schemas, kind, &rec.id, &rec.attrs, &meta, extra);
+        Ok(projection.apply(&schemas, kind, full))
     }
 
     /// POST: creates a user or group (with its initial members).
@@ -304,7 +305,7 @@ impl Directory {
         body: &Value,
         request: Option<&str>,
     ) -> Result<WriteOutcome> {
-        let attrs = resource::normalize(kind, body)?;
+        let attrs = resource::normalize(&self.schemas(&org.id), kind, body)?;
         let members = match kind {
             ResourceKind::Group => resource::member_values(body)?,
             ResourceKind::User => {
@@ -357,7 +358,7 @@ impl Directory {
         if_match: Option<&str>,
         request: Option<&str>,
     ) -> Result<WriteOutcome> {
-        let attrs = resource::normalize(kind, body)?;
+        let attrs = resource::normalize(&self.schemas(&org.id), kind, body)?;
         let mut change = MemberChange::default();
         if kind == ResourceKind::Group
             && body
@@ -389,10 +390,11 @@ impl Directory {
         request: Option<&str>,
     ) -> Result<WriteOutcome> {
         // Split member operations (applied to the membership index) from attribute operations.
+        let schemas = self.schemas(&org.id);
         let mut attr_ops = Vec::new();
         let mut members = MemberOps::default();
         for op in ops {
-            for (kind_op, path, value, lenient) in patch::expand(kind, op) {
+            for (kind_op, path, value, lenient) in patch::expand(&schemas, kind, op)? {
                 if !patch::is_members(kind, &path) {
                     attr_ops.push((kind_op, path, value, lenient));
                     continue;
@@ -433,9 +435,17 @@ impl Directory {
         self.update(org, kind, id, if_match, change, request, move |old| {
             let mut attrs = old.attrs.clone();
             for (kind_op, path, value, lenient) in &attr_ops {
-                patch::apply_path(kind, &mut attrs, *kind_op, path, value.as_ref(), *lenient)?;
+                patch::apply_path(
+                    &schemas,
+                    kind,
+                    &mut attrs,
+                    *kind_op,
+                    path,
+                    value.as_ref(),
+                    *lenient,
+                )?;
             }
-            let attrs = resource::normalize(kind, &Value::Object(attrs))?;
+            let attrs = resource::normalize(&schemas, kind, &Value::Object(attrs))?;
             if kind == ResourceKind::User {
                 check_domains(&domains, Some(&old.attrs), &attrs)?;
             }

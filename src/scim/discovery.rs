@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::schema::{
-    ENTERPRISE_SCHEMA, GROUP_SCHEMA, RESOURCE_TYPE_SCHEMA, SPC_SCHEMA, USER_SCHEMA,
+    GROUP_SCHEMA, RESOURCE_TYPE_SCHEMA, ResourceKind, SPC_SCHEMA, Schemas, USER_SCHEMA,
     schema_documents,
 };
 
@@ -32,8 +32,15 @@ pub fn service_provider_config(base: &str, max_results: usize, max_body: usize) 
     })
 }
 
-/// The resource types, each with its `meta`.
-pub fn resource_types(base: &str) -> Vec<Value> {
+/// The resource types, each with its `meta` and its extension schemas.
+pub fn resource_types(base: &str, schemas: &Schemas) -> Vec<Value> {
+    let extensions = |kind: ResourceKind| -> Vec<Value> {
+        schemas
+            .extensions(kind)
+            .iter()
+            .map(|e| json!({"schema": e.urn, "required": false}))
+            .collect()
+    };
     vec![
         json!({
             "schemas": [RESOURCE_TYPE_SCHEMA],
@@ -42,7 +49,7 @@ pub fn resource_types(base: &str) -> Vec<Value> {
             "endpoint": "/Users",
             "description": "User Account",
             "schema": USER_SCHEMA,
-            "schemaExtensions": [{"schema": ENTERPRISE_SCHEMA, "required": false}],
+            "schemaExtensions": extensions(ResourceKind::User),
             "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User")}
         }),
         json!({
@@ -52,15 +59,15 @@ pub fn resource_types(base: &str) -> Vec<Value> {
             "endpoint": "/Groups",
             "description": "Group",
             "schema": GROUP_SCHEMA,
-            "schemaExtensions": [],
+            "schemaExtensions": extensions(ResourceKind::Group),
             "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group")}
         }),
     ]
 }
 
 /// The schemas, each with its `meta`.
-pub fn schemas(base: &str) -> Vec<Value> {
-    schema_documents()
+pub fn schemas(base: &str, schemas: &Schemas) -> Vec<Value> {
+    schema_documents(schemas)
         .into_iter()
         .map(|mut s| {
             let id = s["id"].as_str().unwrap_or_default().to_string();

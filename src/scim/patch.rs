@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use super::filter::{self, AttrPath, Filter};
-use super::schema::{self, Attr, Container, Mutability, ResourceKind, Type};
+use super::schema::{self, Attr, Container, Mutability, ResourceKind, Schemas, Type};
 
 /// Most operations accepted in one request.
 pub const MAX_OPERATIONS: usize = 1_000;
@@ -167,15 +167,56 @@ impl PatchPath {
     }
 }
 
+/// One expanded operation: (op, path, value, from a no-path value).
+pub type Expanded = (OpKind, PatchPath, Option<Value>, bool);
+
+/// The extension a path names as a whole (`urn:…:2.0:User` with no attribute after it).
+fn whole_extension(schemas: &Schemas, kind: ResourceKind, p: &PatchPath) -> Option<&'static str> {
+    if p.filter.is_some() || p.attr.sub.is_some() {
+        return None;
+    }
+    let urn = p.attr.urn.as_deref()?;
+    schema::extension_urn(schemas, kind, &format!("{urn}:{}", p.attr.attr))
+}
+
 /// The operations of a request as (op, path, value) with no-path values expanded into one
-/// entry per key, for callers that route some attributes elsewhere (group members).
-pub fn expand(kind: ResourceKind, op: &PatchOp) -> Vec<(OpKind, PatchPath, Option<Value>, bool)> {
-    match (&op.path, &op.value) {
-        (Some(p), v) => vec![(op.op, p.clone(), v.clone(), false)],
+/// entry per key, for callers that route some attributes elsewhere (group members). A path
+/// naming a whole extension becomes one entry per attribute: its value's keys for add and
+/// replace, every attribute of the extension for remove.
+pub fn expand(
+    schemas: &Schemas,
+    kind: ResourceKind,
+    op: &PatchOp,
+) -> Result<Vec<Expanded>, ScimError> {
+    Ok(match (&op.path, &op.value) {
+        (Some(p), v) => match whole_extension(schemas, kind, p) {
+            None => vec![(op.op, p.clone(), v.clone(), false)],
+            Some(urn) if op.op == OpKind::Remove => schemas
+                .extensions(kind)
+                .iter()
+                .filter(|e| e.urn == urn)
+                .flat_map(|e| e.attrs.iter())
+                .filter_map(|a| PatchPath::plain(Some(urn), a.name).ok())
+                .map(|p| (OpKind::Remove, p, None, false))
+                .collect(),
+            Some(urn) => {
+                let Some(Value::Object(inner)) = v else {
+                    return Err(ScimError::invalid_value(format!(
+                        "the value of {urn} must be an object of its attributes"
+                    )));
+                };
+                let mut out = Vec::new();
+                for (k, v2) in inner {
+                    let p = PatchPath::plain(Some(urn), k)?;
+                    out.push((op.op, p, Some(v2.clone()), false));
+                }
+                out
+            }
+        },
         (None, Some(Value::Object(obj))) => {
             let mut out = Vec::new();
             for (k, v) in obj {
-                if let Some(urn) = schema::extension_urn(kind, k) {
+                if let Some(urn) = schema::extension_urn(schemas, kind, k) {
                     if let Value::Object(inner) = v {
                         for (k2, v2) in inner {
                             if let Ok(p) = PatchPath::plain(Some(urn), k2) {
@@ -193,7 +234,7 @@ pub fn expand(kind: ResourceKind, op: &PatchOp) -> Vec<(OpKind, PatchPath, Optio
             out
         }
         (None, _) => Vec::new(),
-    }
+    })
 }
 
 /// True when the path names a group's `members` (with or without a filter or sub-attribute).
@@ -208,12 +249,21 @@ pub fn is_members(kind: ResourceKind, path: &PatchPath) -> bool {
 
 /// Applies one operation to stored attributes.
 pub fn apply(
+    schemas: &Schemas,
     kind: ResourceKind,
     attrs: &mut Map<String, Value>,
     op: &PatchOp,
 ) -> Result<(), ScimError> {
-    for (kind_op, path, value, from_no_path) in expand(kind, op) {
-        apply_path(kind, attrs, kind_op, &path, value.as_ref(), from_no_path)?;
+    for (kind_op, path, value, from_no_path) in expand(schemas, kind, op)? {
+        apply_path(
+            schemas,
+            kind,
+            attrs,
+            kind_op,
+            &path,
+            value.as_ref(),
+            from_no_path,
+        )?;
     }
     Ok(())
 }
@@ -223,8 +273,10 @@ fn clears(v: Option<&Value>) -> bool {
 }
 
 /// Applies one (op, path, value). `lenient` is set for keys of a no-path value, where read-only
-/// attributes such as `id` (sent by Okta when renaming) are ignored rather than refused.
+/// attributes such as `id` and `meta` (sent back by Okta when renaming) are ignored rather than
+/// refused; the caller checks that such an `id` is the resource's own.
 pub fn apply_path(
+    schemas: &Schemas,
     kind: ResourceKind,
     attrs: &mut Map<String, Value>,
     op: OpKind,
@@ -232,15 +284,31 @@ pub fn apply_path(
     value: Option<&Value>,
     lenient: bool,
 ) -> Result<(), ScimError> {
-    let Some((container, def)) = schema::resolve(kind, path.attr.urn.as_deref(), &path.attr.attr)
+    let Some((container, def)) =
+        schema::resolve(schemas, kind, path.attr.urn.as_deref(), &path.attr.attr)
     else {
         return Ok(()); // unknown attributes are ignored
     };
     match def.mutability {
         Mutability::WriteOnly => return Ok(()), // password: accepted, never stored
-        Mutability::ReadOnly if lenient || def.name == "meta" || def.name == "id" => return Ok(()),
+        Mutability::ReadOnly if lenient => return Ok(()),
         Mutability::ReadOnly => {
-            return Err(ScimError::mutability(format!("{} is read-only", def.name)));
+            return Err(ScimError::mutability(format!(
+                "{} is read-only and cannot be changed",
+                def.name
+            )));
+        }
+        Mutability::Immutable => {
+            let held = match container {
+                Container::Core => attrs.get(def.name),
+                Container::Extension(u) => attrs.get(u).and_then(|e| e.get(def.name)),
+            };
+            if held.is_some() {
+                return Err(ScimError::mutability(format!(
+                    "{} is immutable: it was set when the resource was created",
+                    def.name
+                )));
+            }
         }
         _ => {}
     }

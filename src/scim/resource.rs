@@ -8,7 +8,7 @@
 use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
-use super::schema::{self, Attr, Container, Mutability, ResourceKind, Type};
+use super::schema::{self, Attr, Container, Mutability, ResourceKind, Returned, Schemas, Type};
 
 /// Longest userName or group displayName accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 512;
@@ -19,7 +19,22 @@ pub const MAX_ELEMENTS: usize = 1_000;
 
 /// Normalises a create/replace body (or a patched resource) into stored attributes.
 /// Members of a group are not attributes here: see [`member_values`].
-pub fn normalize(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>, ScimError> {
+pub fn normalize(
+    schemas: &Schemas,
+    kind: ResourceKind,
+    input: &Value,
+) -> Result<Map<String, Value>, ScimError> {
+    normalize_noting(schemas, kind, input, &mut Vec::new())
+}
+
+/// [`normalize`], adding to `ignored` each attribute of the body that no schema declares
+/// (`urn:…:badge` for one under an unknown or undeclared extension URN).
+pub fn normalize_noting(
+    schemas: &Schemas,
+    kind: ResourceKind,
+    input: &Value,
+    ignored: &mut Vec<String>,
+) -> Result<Map<String, Value>, ScimError> {
     let Some(obj) = input.as_object() else {
         return Err(ScimError::invalid_syntax(
             "the request body must be a JSON object",
@@ -27,7 +42,7 @@ pub fn normalize(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>
     };
     let mut out = Map::new();
     for (key, value) in obj {
-        if let Some(urn) = schema::extension_urn(kind, key) {
+        if let Some(urn) = schema::extension_urn(schemas, kind, key) {
             let Some(inner) = value.as_object() else {
                 if value.is_null() {
                     continue;
@@ -35,12 +50,37 @@ pub fn normalize(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>
                 return Err(ScimError::invalid_value(format!("{urn} must be an object")));
             };
             for (k, v) in inner {
-                put(kind, &mut out, Some(urn), k, v)?;
+                put(schemas, kind, &mut out, Some(urn), k, v, ignored)?;
+            }
+            continue;
+        }
+        if key.to_ascii_lowercase().starts_with("urn:") && value.is_object() {
+            // An object under a URN no schema declares: a whole undeclared extension.
+            if let Some(inner) = value.as_object() {
+                for k in inner.keys() {
+                    note(ignored, format!("{key}:{k}"));
+                }
             }
             continue;
         }
         let (urn, name) = schema::split_urn(key);
-        put(kind, &mut out, urn, name, value)?;
+        put(schemas, kind, &mut out, urn, name, value, ignored)?;
+    }
+    // Required attributes of the extensions the resource carries.
+    for ext in schemas.extensions(kind) {
+        let Some(Value::Object(held)) = out.get(ext.urn) else {
+            continue;
+        };
+        if let Some(missing) = ext
+            .attrs
+            .iter()
+            .find(|a| a.required && !held.contains_key(a.name))
+        {
+            return Err(ScimError::invalid_value(format!(
+                "{}:{} is required",
+                ext.urn, missing.name
+            )));
+        }
     }
     let required = match kind {
         ResourceKind::User => "userName",
@@ -66,13 +106,22 @@ pub fn normalize(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>
     Ok(out)
 }
 
+/// Adds `name` to `ignored` once.
+fn note(ignored: &mut Vec<String>, name: String) {
+    if !ignored.contains(&name) && ignored.len() < 32 {
+        ignored.push(name);
+    }
+}
+
 /// Stores one top-level attribute (possibly of an extension) in canonical form.
 fn put(
+    schemas: &Schemas,
     kind: ResourceKind,
     out: &mut Map<String, Value>,
     urn: Option<&str>,
     name: &str,
     value: &Value,
+    ignored: &mut Vec<String>,
 ) -> Result<(), ScimError> {
     // Dotted names (`name.givenName`) appear in no-path PATCH values; in bodies they are unusual
     // but harmless.
@@ -80,8 +129,19 @@ fn put(
         Some((a, s)) => (a, Some(s)),
         None => (name, None),
     };
-    let Some((container, def)) = schema::resolve(kind, urn, attr_name) else {
-        return Ok(()); // unknown attributes are ignored
+    let Some((container, def)) = schema::resolve(schemas, kind, urn, attr_name) else {
+        // Unknown attributes are kept out of the resource and reported. `schemas` is not an
+        // attribute; neither is a group's `members` here (handled by the caller).
+        if !(urn.is_none() && (attr_name.eq_ignore_ascii_case("schemas"))) {
+            note(
+                ignored,
+                match urn {
+                    Some(u) => format!("{u}:{attr_name}"),
+                    None => attr_name.to_string(),
+                },
+            );
+        }
+        return Ok(());
     };
     if def.mutability == Mutability::ReadOnly || def.mutability == Mutability::WriteOnly {
         return Ok(()); // id, meta, groups, password: never stored from input
@@ -206,30 +266,61 @@ fn normalize_element(def: &'static Attr, value: &Value) -> Result<Option<Value>,
     Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
 
-/// A simple value: strings stay strings (numbers are accepted as their text), booleans may
-/// arrive as strings in any case.
+/// A simple value, checked against its type. Booleans may arrive as strings in any case
+/// ("True", as Entra sends them), integers and decimals as strings of digits; a string
+/// attribute takes only a string.
 fn normalize_scalar(def: &Attr, value: &Value) -> Result<Option<Value>, ScimError> {
-    match (def.ty, value) {
-        (_, Value::Null) => Ok(None),
-        (Type::Boolean, Value::Bool(b)) => Ok(Some(Value::Bool(*b))),
+    let wrong = |expected: &str, got: &Value| {
+        ScimError::invalid_value(format!(
+            "{} must be {expected}, not {}",
+            def.name,
+            type_word(got)
+        ))
+    };
+    let normalized = match (def.ty, value) {
+        (_, Value::Null) => return Ok(None),
+        (Type::Boolean, Value::Bool(b)) => Value::Bool(*b),
         (Type::Boolean, Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" => Ok(Some(Value::Bool(true))),
-            "false" => Ok(Some(Value::Bool(false))),
-            "" => Ok(None),
-            _ => Err(ScimError::invalid_value(format!(
-                "{} must be true or false, not {s:?}",
-                def.name
-            ))),
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            "" => return Ok(None),
+            _ => {
+                return Err(ScimError::invalid_value(format!(
+                    "{} must be true or false, not {s:?}",
+                    def.name
+                )));
+            }
         },
-        (Type::Boolean, other) => Err(ScimError::invalid_value(format!(
-            "{} must be true or false, not {other}",
-            def.name
-        ))),
-        (Type::Complex, _) => Err(ScimError::invalid_value(format!(
-            "{} must be an object",
-            def.name
-        ))),
-        (_, Value::String(s)) if s.is_empty() => Ok(None),
+        (Type::Boolean, other) => return Err(wrong("true or false", other)),
+        (Type::Complex, other) => return Err(wrong("an object", other)),
+        (_, Value::String(s)) if s.is_empty() => return Ok(None),
+        (Type::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n.clone()),
+        (Type::Integer, Value::String(s)) => match s.trim().parse::<i64>() {
+            Ok(i) => Value::from(i),
+            Err(_) => {
+                return Err(ScimError::invalid_value(format!(
+                    "{} must be an integer, not {s:?}",
+                    def.name
+                )));
+            }
+        },
+        (Type::Integer, other) => return Err(wrong("an integer", other)),
+        (Type::Decimal, Value::Number(n)) => Value::Number(n.clone()),
+        (Type::Decimal, Value::String(s)) => match s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+        {
+            Some(n) => Value::Number(n),
+            None => {
+                return Err(ScimError::invalid_value(format!(
+                    "{} must be a decimal number, not {s:?}",
+                    def.name
+                )));
+            }
+        },
+        (Type::Decimal, other) => return Err(wrong("a number", other)),
         (_, Value::String(s)) => {
             if s.chars().count() > MAX_STRING_CHARS {
                 return Err(ScimError::invalid_value(format!(
@@ -237,16 +328,40 @@ fn normalize_scalar(def: &Attr, value: &Value) -> Result<Option<Value>, ScimErro
                     def.name
                 )));
             }
-            Ok(Some(Value::String(s.clone())))
+            if def.ty == Type::DateTime
+                && time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                    .is_err()
+            {
+                return Err(ScimError::invalid_value(format!(
+                    "{} must be a dateTime such as 2026-12-06T10:00:00Z, not {s:?}",
+                    def.name
+                )));
+            }
+            Value::String(s.clone())
         }
-        (_, Value::Number(n)) => Ok(Some(Value::String(n.to_string()))),
-        (_, Value::Bool(b)) => Ok(Some(Value::String(b.to_string()))),
-        (_, other) => Err(ScimError::invalid_value(format!(
-            "{} must be a string, not {}",
-            def.name,
-            type_word(other)
-        ))),
+        (_, other) => return Err(wrong("a string", other)),
+    };
+    if !def.canonical.is_empty() {
+        let text = match &normalized {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let allowed = def.canonical.iter().any(|c| {
+            if def.case_exact {
+                *c == text
+            } else {
+                c.eq_ignore_ascii_case(&text)
+            }
+        });
+        if !allowed {
+            return Err(ScimError::invalid_value(format!(
+                "{} must be one of {}, not {text:?}",
+                def.name,
+                def.canonical.join(", ")
+            )));
+        }
     }
+    Ok(Some(normalized))
 }
 
 fn type_word(v: &Value) -> &'static str {
@@ -316,24 +431,48 @@ pub struct Meta<'a> {
 
 /// The full SCIM representation of a stored resource.
 pub fn render(
+    schemas: &Schemas,
     kind: ResourceKind,
     id: &str,
     attrs: &Map<String, Value>,
     meta: &Meta<'_>,
     extra: Vec<(&'static str, Value)>,
 ) -> Value {
-    let mut schemas = vec![Value::String(kind.core_schema().into())];
-    for (urn, _) in kind.extensions() {
-        if attrs.contains_key(*urn) {
-            schemas.push(Value::String((*urn).into()));
-        }
-    }
+    let mut urns = vec![Value::String(kind.core_schema().into())];
     let mut out = Map::new();
-    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("schemas".into(), Value::Null);
     out.insert("id".into(), Value::String(id.into()));
     for (k, v) in attrs {
+        if let Some(ext) = schemas
+            .extensions(kind)
+            .iter()
+            .find(|e| e.urn == k.as_str())
+        {
+            // An extension's attributes that are never returned stay out.
+            let Value::Object(inner) = v else { continue };
+            let shown: Map<String, Value> = inner
+                .iter()
+                .filter(|(name, _)| {
+                    ext.attrs
+                        .iter()
+                        .find(|a| a.name == name.as_str())
+                        .is_none_or(|a| a.returned != Returned::Never)
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !shown.is_empty() {
+                urns.push(Value::String(ext.urn.into()));
+                out.insert(k.clone(), Value::Object(shown));
+            }
+            continue;
+        }
+        if k.starts_with("urn:") {
+            // A stored extension whose schema is no longer declared: kept, not shown.
+            continue;
+        }
         out.insert(k.clone(), v.clone());
     }
+    out["schemas"] = Value::Array(urns);
     for (k, v) in extra {
         out.insert(k.into(), v);
     }
@@ -390,8 +529,10 @@ impl Projection {
         !names(&self.excluded)
     }
 
-    /// Applies the projection to a rendered resource; `id` and `schemas` always remain.
-    pub fn apply(&self, kind: ResourceKind, resource: Value) -> Value {
+    /// Applies the projection to a rendered resource; `id` and `schemas` always remain, as do
+    /// extension attributes declared `returned: always`; those declared `returned: request`
+    /// appear only when `attributes` names them.
+    pub fn apply(&self, schemas: &Schemas, kind: ResourceKind, resource: Value) -> Value {
         let Value::Object(mut full) = resource else {
             return resource;
         };
@@ -403,19 +544,63 @@ impl Projection {
                 }
             }
             for p in &self.attributes {
-                copy_path(kind, &full, &mut out, p);
+                copy_path(schemas, kind, &full, &mut out, p);
+            }
+            for ext in schemas.extensions(kind) {
+                for a in ext.attrs.iter().filter(|a| a.returned == Returned::Always) {
+                    copy_path(
+                        schemas,
+                        kind,
+                        &full,
+                        &mut out,
+                        &format!("{}:{}", ext.urn, a.name),
+                    );
+                }
             }
             return Value::Object(out);
         }
+        for ext in schemas.extensions(kind) {
+            for a in ext.attrs.iter().filter(|a| a.returned == Returned::Request) {
+                remove_path(schemas, kind, &mut full, &format!("{}:{}", ext.urn, a.name));
+            }
+        }
         for p in &self.excluded {
-            remove_path(kind, &mut full, p);
+            let always = matches!(
+                locate_def(schemas, kind, p),
+                Some(a) if a.returned == Returned::Always
+            );
+            if !always {
+                remove_path(schemas, kind, &mut full, p);
+            }
+        }
+        // An extension left empty is dropped, with its URN in `schemas`.
+        let empty: Vec<String> = full
+            .iter()
+            .filter(|(k, v)| k.starts_with("urn:") && v.as_object().is_some_and(Map::is_empty))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &empty {
+            full.remove(k);
+        }
+        if !empty.is_empty()
+            && let Some(Value::Array(urns)) = full.get_mut("schemas")
+        {
+            urns.retain(|u| !empty.iter().any(|k| u.as_str() == Some(k)));
         }
         Value::Object(full)
     }
 }
 
+/// The definition a projection path names (top-level attribute), if any.
+fn locate_def(schemas: &Schemas, kind: ResourceKind, path: &str) -> Option<&'static Attr> {
+    let (urn, rest) = schema::split_urn(path);
+    let attr = rest.split('.').next().unwrap_or(rest);
+    schema::resolve(schemas, kind, urn, attr).map(|(_, a)| a)
+}
+
 /// Resolves `[urn:]attr[.sub]` against a rendered resource: (container key, attr key, sub).
 fn locate(
+    schemas: &Schemas,
     kind: ResourceKind,
     resource: &Map<String, Value>,
     path: &str,
@@ -426,14 +611,14 @@ fn locate(
         None => (rest, None),
     };
     // A bare extension URN names the whole extension.
-    if urn.is_none() && schema::extension_urn(kind, path).is_some() {
+    if urn.is_none() && schema::extension_urn(schemas, kind, path).is_some() {
         return None;
     }
-    let container = match schema::resolve(kind, urn, attr) {
+    let container = match schema::resolve(schemas, kind, urn, attr) {
         Some((Container::Extension(u), _)) => Some(u),
         Some((Container::Core, _)) => None,
         None => {
-            let u = urn.and_then(|u| schema::extension_urn(kind, u));
+            let u = urn.and_then(|u| schema::extension_urn(schemas, kind, u));
             if urn.is_some()
                 && u.is_none()
                 && !urn.is_some_and(|u| u.eq_ignore_ascii_case(kind.core_schema()))
@@ -455,18 +640,19 @@ fn locate(
 }
 
 fn copy_path(
+    schemas: &Schemas,
     kind: ResourceKind,
     from: &Map<String, Value>,
     to: &mut Map<String, Value>,
     path: &str,
 ) {
-    if let Some(urn) = schema::extension_urn(kind, path) {
+    if let Some(urn) = schema::extension_urn(schemas, kind, path) {
         if let Some(v) = from.get(urn) {
             to.insert(urn.into(), v.clone());
         }
         return;
     }
-    let Some((container, key, sub)) = locate(kind, from, path) else {
+    let Some((container, key, sub)) = locate(schemas, kind, from, path) else {
         return;
     };
     let (src, dst) = match container {
@@ -527,12 +713,20 @@ fn copy_path(
     }
 }
 
-fn remove_path(kind: ResourceKind, resource: &mut Map<String, Value>, path: &str) {
-    if let Some(urn) = schema::extension_urn(kind, path) {
+fn remove_path(
+    schemas: &Schemas,
+    kind: ResourceKind,
+    resource: &mut Map<String, Value>,
+    path: &str,
+) {
+    if let Some(urn) = schema::extension_urn(schemas, kind, path) {
         resource.remove(urn);
+        if let Some(Value::Array(urns)) = resource.get_mut("schemas") {
+            urns.retain(|u| u.as_str() != Some(urn));
+        }
         return;
     }
-    let Some((container, key, sub)) = locate(kind, resource, path) else {
+    let Some((container, key, sub)) = locate(schemas, kind, resource, path) else {
         return;
     };
     if key == "id" || key == "schemas" {

@@ -23,6 +23,7 @@ pub enum Type {
     Binary,
     Complex,
     Integer,
+    Decimal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub enum Returned {
     Always,
     Default,
     Never,
+    /// Only when named in `attributes`.
+    Request,
 }
 
 /// One attribute definition.
@@ -52,6 +55,10 @@ pub struct Attr {
     pub returned: Returned,
     pub unique: bool,
     pub sub: &'static [Attr],
+    /// Values the attribute may take (empty: any), from a declared schema's `canonicalValues`.
+    pub canonical: &'static [&'static str],
+    /// Shown in `/Schemas`; empty: the name.
+    pub description: &'static str,
 }
 
 const fn attr(name: &'static str, ty: Type) -> Attr {
@@ -65,6 +72,8 @@ const fn attr(name: &'static str, ty: Type) -> Attr {
         returned: Returned::Default,
         unique: false,
         sub: &[],
+        canonical: &[],
+        description: "",
     }
 }
 
@@ -285,12 +294,67 @@ impl ResourceKind {
             ResourceKind::Group => GROUP_ATTRS,
         }
     }
+}
 
-    /// Extension schemas: (urn, attributes).
-    pub fn extensions(self) -> &'static [(&'static str, &'static [Attr])] {
-        match self {
-            ResourceKind::User => &[(ENTERPRISE_SCHEMA, ENTERPRISE_ATTRS)],
-            ResourceKind::Group => &[],
+/// An extension schema of a resource type: the enterprise User extension, or one an operator
+/// declared (see [`super::declared`]).
+#[derive(Debug)]
+pub struct Extension {
+    pub urn: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub attrs: &'static [Attr],
+}
+
+pub static ENTERPRISE: Extension = Extension {
+    urn: ENTERPRISE_SCHEMA,
+    name: "EnterpriseUser",
+    description: "Enterprise User",
+    attrs: ENTERPRISE_ATTRS,
+};
+
+/// The schemas an organization's resources follow: the core schemas and the extensions of each
+/// resource type (the enterprise extension, then those declared for every organization, then
+/// those declared for this one).
+#[derive(Debug, Default, Clone)]
+pub struct Schemas {
+    user: Vec<&'static Extension>,
+    group: Vec<&'static Extension>,
+}
+
+impl Schemas {
+    /// The core schemas and the enterprise User extension: what every organization has.
+    pub fn standard() -> &'static Schemas {
+        static STANDARD: std::sync::LazyLock<Schemas> = std::sync::LazyLock::new(|| Schemas {
+            user: vec![&ENTERPRISE],
+            group: Vec::new(),
+        });
+        &STANDARD
+    }
+
+    /// These schemas with `ext` added to `kind`'s extensions (an extension already there by
+    /// the same URN is replaced).
+    pub fn with(&self, kind: ResourceKind, ext: &'static Extension) -> Schemas {
+        let mut out = self.clone();
+        let list = match kind {
+            ResourceKind::User => &mut out.user,
+            ResourceKind::Group => &mut out.group,
+        };
+        match list
+            .iter_mut()
+            .find(|e| e.urn.eq_ignore_ascii_case(ext.urn))
+        {
+            Some(slot) => *slot = ext,
+            None => list.push(ext),
+        }
+        out
+    }
+
+    /// Extension schemas of a resource type, in the order they were added.
+    pub fn extensions(&self, kind: ResourceKind) -> &[&'static Extension] {
+        match kind {
+            ResourceKind::User => &self.user,
+            ResourceKind::Group => &self.group,
         }
     }
 }
@@ -304,37 +368,38 @@ pub enum Container {
 
 /// Resolves a (possibly URN-qualified) attribute name, case-insensitively.
 pub fn resolve(
+    schemas: &Schemas,
     kind: ResourceKind,
     urn: Option<&str>,
     name: &str,
 ) -> Option<(Container, &'static Attr)> {
     let find = |attrs: &'static [Attr]| attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name));
+    let exts = schemas.extensions(kind);
     match urn {
         None => find(COMMON)
             .or_else(|| find(kind.core_attrs()))
             .map(|a| (Container::Core, a))
             .or_else(|| {
-                kind.extensions()
-                    .iter()
-                    .find_map(|(u, attrs)| find(attrs).map(|a| (Container::Extension(u), a)))
+                exts.iter()
+                    .find_map(|e| find(e.attrs).map(|a| (Container::Extension(e.urn), a)))
             }),
         Some(u) if u.eq_ignore_ascii_case(kind.core_schema()) => find(COMMON)
             .or_else(|| find(kind.core_attrs()))
             .map(|a| (Container::Core, a)),
-        Some(u) => kind
-            .extensions()
+        Some(u) => exts
             .iter()
-            .find(|(ext, _)| ext.eq_ignore_ascii_case(u))
-            .and_then(|(ext, attrs)| find(attrs).map(|a| (Container::Extension(ext), a))),
+            .find(|e| e.urn.eq_ignore_ascii_case(u))
+            .and_then(|e| find(e.attrs).map(|a| (Container::Extension(e.urn), a))),
     }
 }
 
 /// The extension URN matching `urn` case-insensitively.
-pub fn extension_urn(kind: ResourceKind, urn: &str) -> Option<&'static str> {
-    kind.extensions()
+pub fn extension_urn(schemas: &Schemas, kind: ResourceKind, urn: &str) -> Option<&'static str> {
+    schemas
+        .extensions(kind)
         .iter()
-        .find(|(u, _)| u.eq_ignore_ascii_case(urn))
-        .map(|(u, _)| *u)
+        .find(|e| e.urn.eq_ignore_ascii_case(urn))
+        .map(|e| e.urn)
 }
 
 /// Finds a sub-attribute definition case-insensitively.
@@ -366,6 +431,7 @@ fn type_name(t: Type) -> &'static str {
         Type::Binary => "binary",
         Type::Complex => "complex",
         Type::Integer => "integer",
+        Type::Decimal => "decimal",
     }
 }
 
@@ -374,7 +440,7 @@ fn attr_json(a: &Attr) -> Value {
         "name": a.name,
         "type": type_name(a.ty),
         "multiValued": a.multi,
-        "description": a.name,
+        "description": if a.description.is_empty() { a.name } else { a.description },
         "required": a.required,
         "caseExact": a.case_exact,
         "mutability": match a.mutability {
@@ -387,6 +453,7 @@ fn attr_json(a: &Attr) -> Value {
             Returned::Always => "always",
             Returned::Default => "default",
             Returned::Never => "never",
+            Returned::Request => "request",
         },
         "uniqueness": if a.unique { "server" } else { "none" },
     });
@@ -396,46 +463,62 @@ fn attr_json(a: &Attr) -> Value {
             _ => json!(["external"]),
         };
     }
+    if !a.canonical.is_empty() {
+        v["canonicalValues"] = json!(a.canonical);
+    }
     if !a.sub.is_empty() {
         v["subAttributes"] = Value::Array(a.sub.iter().map(attr_json).collect());
     }
     v
 }
 
-/// The `/Schemas` representations (RFC 7643 §7), without `meta`.
-pub fn schema_documents() -> Vec<Value> {
-    let doc = |id: &str, name: &str, attrs: &[Attr]| {
-        json!({
-            "schemas": [SCHEMA_SCHEMA],
-            "id": id,
-            "name": name,
-            "description": format!("{name} schema"),
-            "attributes": attrs.iter().filter(|a| a.name != "id" && a.name != "meta").map(attr_json).collect::<Vec<_>>(),
-        })
-    };
+/// The `/Schemas` representation of an extension (RFC 7643 §7), without `meta`.
+pub fn extension_document(e: &Extension) -> Value {
+    json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": e.urn,
+        "name": e.name,
+        "description": e.description,
+        "attributes": e.attrs.iter().map(attr_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The `/Schemas` representations (RFC 7643 §7), without `meta`: User, its extensions, Group,
+/// its extensions.
+pub fn schema_documents(schemas: &Schemas) -> Vec<Value> {
     let mut user: Vec<&Attr> = Vec::new();
     user.extend(USER_ATTRS.iter());
     user.push(&COMMON[1]);
     let user_attrs: Vec<Value> = user.iter().map(|a| attr_json(a)).collect();
     let mut group_attrs: Vec<Value> = GROUP_ATTRS.iter().map(attr_json).collect();
     group_attrs.push(attr_json(&COMMON[1]));
-    vec![
-        json!({
-            "schemas": [SCHEMA_SCHEMA],
-            "id": USER_SCHEMA,
-            "name": "User",
-            "description": "User Account",
-            "attributes": user_attrs,
-        }),
-        doc(ENTERPRISE_SCHEMA, "EnterpriseUser", ENTERPRISE_ATTRS),
-        json!({
-            "schemas": [SCHEMA_SCHEMA],
-            "id": GROUP_SCHEMA,
-            "name": "Group",
-            "description": "Group",
-            "attributes": group_attrs,
-        }),
-    ]
+    let mut out = vec![json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": USER_SCHEMA,
+        "name": "User",
+        "description": "User Account",
+        "attributes": user_attrs,
+    })];
+    out.extend(
+        schemas
+            .extensions(ResourceKind::User)
+            .iter()
+            .map(|e| extension_document(e)),
+    );
+    out.push(json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": GROUP_SCHEMA,
+        "name": "Group",
+        "description": "Group",
+        "attributes": group_attrs,
+    }));
+    out.extend(
+        schemas
+            .extensions(ResourceKind::Group)
+            .iter()
+            .map(|e| extension_document(e)),
+    );
+    out
 }
 
 #[cfg(test)]
@@ -444,9 +527,11 @@ mod tests {
 
     #[test]
     fn resolves_names_case_insensitively_and_by_urn() {
-        let (c, a) = resolve(ResourceKind::User, None, "USERNAME").unwrap();
+        let std = Schemas::standard();
+        let (c, a) = resolve(std, ResourceKind::User, None, "USERNAME").unwrap();
         assert_eq!((c, a.name), (Container::Core, "userName"));
         let (c, a) = resolve(
+            std,
             ResourceKind::User,
             Some(ENTERPRISE_SCHEMA),
             "employeenumber",
@@ -456,9 +541,9 @@ mod tests {
             (c, a.name),
             (Container::Extension(ENTERPRISE_SCHEMA), "employeeNumber")
         );
-        let (c, _) = resolve(ResourceKind::User, None, "department").unwrap();
+        let (c, _) = resolve(std, ResourceKind::User, None, "department").unwrap();
         assert_eq!(c, Container::Extension(ENTERPRISE_SCHEMA));
-        assert!(resolve(ResourceKind::Group, None, "userName").is_none());
+        assert!(resolve(std, ResourceKind::Group, None, "userName").is_none());
         assert_eq!(
             split_urn("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"),
             (Some(ENTERPRISE_SCHEMA), "manager")
@@ -468,7 +553,7 @@ mod tests {
 
     #[test]
     fn schema_documents_cover_users_groups_and_enterprise() {
-        let docs = schema_documents();
+        let docs = schema_documents(Schemas::standard());
         let ids: Vec<&str> = docs.iter().map(|d| d["id"].as_str().unwrap()).collect();
         assert_eq!(ids, [USER_SCHEMA, ENTERPRISE_SCHEMA, GROUP_SCHEMA]);
         let user_names: Vec<&str> = docs[0]["attributes"]

@@ -19,6 +19,9 @@ pub struct CheckReport {
     pub events: usize,
     #[serde(default)]
     pub app_keys: usize,
+    /// Declared extension schemas.
+    #[serde(default)]
+    pub schemas: usize,
     #[serde(default)]
     pub webhooks: usize,
     /// One line per problem; empty when the store is consistent.
@@ -166,6 +169,14 @@ fn check_tree(tree: &sled::Tree) -> Result<CheckReport> {
                 Err(e) => r.problems.push(format!("{shown}: {e}")),
             },
             Parsed::Scratch => {}
+            Parsed::Schema { urn, .. } => match decode::<crate::store::DeclaredSchema>(&k, &v) {
+                Ok(d) if d.urn == urn => r.schemas += 1,
+                Ok(d) => r.problems.push(format!(
+                    "{shown}: holds the schema {} under another URN",
+                    d.urn
+                )),
+                Err(e) => r.problems.push(format!("{shown}: {e}")),
+            },
         }
     }
     r.organizations = orgs.len();

@@ -28,6 +28,7 @@
 //! | `i` | endpoint id, org               | `DeliveryState`               |
 //! | `j` | endpoint id                    | recent delivery attempts      |
 //! | `l` | endpoint id                    | `WebhookProgress`             |
+//! | `s` | org or `*` (every org), URN    | `DeclaredSchema`              |
 //! | `z` | name                           | scratch (benchmark ceilings)  |
 
 use crate::scim::schema::ResourceKind;
@@ -56,6 +57,9 @@ const DELIVERY: u8 = b'i';
 const ATTEMPTS: u8 = b'j';
 const PROGRESS: u8 = b'l';
 const SCRATCH: u8 = b'z';
+const SCHEMA: u8 = b's';
+/// The scope part of a schema declared for every organization (org ids are slugs, never `*`).
+const EVERY_ORG: &str = "*";
 
 fn build(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len() + 1).sum::<usize>());
@@ -302,9 +306,21 @@ pub fn progress(endpoint: &str) -> Vec<u8> {
 
 /// Every prefix under which an organization owns keys: all but its own record (see [`org`])
 /// and its keys' digests (keyed by digest).
+/// A declared extension schema: for one organization, or for every one (`org` None).
+pub fn schema(org: Option<&str>, urn: &str) -> Vec<u8> {
+    build(
+        SCHEMA,
+        &[org.unwrap_or(EVERY_ORG).as_bytes(), urn.as_bytes()],
+    )
+}
+
+pub fn all_schemas() -> Vec<u8> {
+    vec![SCHEMA, SEP]
+}
+
 pub fn owned_by(org: &str) -> Vec<Vec<u8>> {
     [
-        SCIM_KEY, USER, GROUP, UNIQUE, TERM, MEMBER, MEMBER_OF, COUNTER, ACTIVITY,
+        SCIM_KEY, USER, GROUP, UNIQUE, TERM, MEMBER, MEMBER_OF, COUNTER, ACTIVITY, SCHEMA,
     ]
     .into_iter()
     .map(|tag| under(tag, &[org.as_bytes()]))
@@ -370,6 +386,11 @@ pub enum Parsed {
     Attempts(String),
     Progress(String),
     Scratch,
+    /// A declared schema; `org` None: for every organization.
+    Schema {
+        org: Option<String>,
+        urn: String,
+    },
 }
 
 impl Parsed {
@@ -384,7 +405,8 @@ impl Parsed {
             | Parsed::Member { org: o, .. }
             | Parsed::MemberOf { org: o, .. }
             | Parsed::Counter { org: o, .. }
-            | Parsed::Activity { org: o, .. } => Some(o),
+            | Parsed::Activity { org: o, .. }
+            | Parsed::Schema { org: Some(o), .. } => Some(o),
             Parsed::Digest(_)
             | Parsed::Intent
             | Parsed::Event(_)
@@ -396,7 +418,8 @@ impl Parsed {
             | Parsed::Delivery { .. }
             | Parsed::Attempts(_)
             | Parsed::Progress(_)
-            | Parsed::Scratch => None,
+            | Parsed::Scratch
+            | Parsed::Schema { org: None, .. } => None,
         }
     }
 }
@@ -474,6 +497,10 @@ pub fn parse(k: &[u8]) -> Option<Parsed> {
         (ATTEMPTS, 1) => Parsed::Attempts(p(0)?),
         (PROGRESS, 1) => Parsed::Progress(p(0)?),
         (SCRATCH, _) => Parsed::Scratch,
+        (SCHEMA, 2) => Parsed::Schema {
+            org: Some(p(0)?).filter(|o| o != EVERY_ORG),
+            urn: p(1)?,
+        },
         _ => return None,
     })
 }
@@ -558,6 +585,20 @@ mod tests {
             (events_trimmed(), Parsed::EventsTrimmed),
             (events_committed(), Parsed::EventsCommitted),
             (app_key("appkey_1"), Parsed::AppKey("appkey_1".into())),
+            (
+                schema(Some("acme"), "urn:x:2.0:User"),
+                Parsed::Schema {
+                    org: Some("acme".into()),
+                    urn: "urn:x:2.0:User".into(),
+                },
+            ),
+            (
+                schema(None, "urn:x:2.0:User"),
+                Parsed::Schema {
+                    org: None,
+                    urn: "urn:x:2.0:User".into(),
+                },
+            ),
             (app_digest("ab"), Parsed::AppDigest("ab".into())),
             (webhook("whk_1"), Parsed::Webhook("whk_1".into())),
             (

@@ -19,6 +19,7 @@ mod memberships;
 mod orgs;
 mod records;
 mod resources;
+mod schemas;
 mod webhooks;
 mod writer;
 
@@ -31,8 +32,8 @@ pub use check::CheckReport;
 pub use events::{EventHead, EventPage, NewEvent, StoredEvent, cursor, parse_cursor};
 pub use memberships::{MemberChange, MembershipReport};
 pub use records::{
-    AppKey, Attempt, DeliveryState, IndexEntries, Organization, ResourceRecord, ScimKey,
-    SealedSecret, WebhookEndpoint, WebhookProgress, now,
+    AppKey, Attempt, DeclaredSchema, DeliveryState, IndexEntries, Organization, ResourceRecord,
+    ScimKey, SealedSecret, WebhookEndpoint, WebhookProgress, now,
 };
 pub use resources::ResourceUpdate;
 pub use webhooks::{ATTEMPTS_KEPT, DeliverySave};

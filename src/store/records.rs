@@ -82,6 +82,18 @@ impl ResourceRecord {
     }
 }
 
+/// An extension schema an operator declared: for one organization or every one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeclaredSchema {
+    pub org: Option<String>,
+    pub kind: crate::scim::schema::ResourceKind,
+    pub urn: String,
+    /// The RFC 7643 §7 schema document, validated and with its defaults filled in.
+    pub document: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub declared: OffsetDateTime,
+}
+
 /// An application key: what the vendor's application authenticates with on the application
 /// API. Only the SHA-256 digest of its secret is kept. `org` scopes it to one organization;
 /// None reads every organization.

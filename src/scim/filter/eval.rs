@@ -4,19 +4,19 @@
 use serde_json::Value;
 
 use super::{AttrPath, CompValue, CompareOp, Filter, percent_decode};
-use crate::scim::schema::{self, Attr, Container, ResourceKind, Type};
+use crate::scim::schema::{self, Attr, Container, ResourceKind, Schemas, Type};
 
 /// Where paths are resolved: the resource itself, or one element of a multi-valued attribute.
 #[derive(Clone, Copy)]
-enum Scope {
-    Resource(ResourceKind),
+enum Scope<'s> {
+    Resource(ResourceKind, &'s Schemas),
     Element(Option<&'static Attr>),
 }
 
 impl Filter {
     /// True when the resource (its full JSON representation) matches.
-    pub fn matches(&self, kind: ResourceKind, resource: &Value) -> bool {
-        eval(self, Scope::Resource(kind), resource)
+    pub fn matches(&self, schemas: &Schemas, kind: ResourceKind, resource: &Value) -> bool {
+        eval(self, Scope::Resource(kind, schemas), resource)
     }
 
     /// True when one element of a multi-valued attribute (defined by `parent`) matches; paths
@@ -80,15 +80,17 @@ fn get_ci<'v>(obj: &'v Value, name: &str) -> Option<&'v Value> {
 
 /// Resolves a path to the values it names, with the definition of the final attribute.
 fn resolve_values<'v>(
-    scope: Scope,
+    scope: Scope<'_>,
     obj: &'v Value,
     path: &AttrPath,
 ) -> (Vec<&'v Value>, Option<&'static Attr>) {
     let (container, def) = match scope {
-        Scope::Resource(kind) => match schema::resolve(kind, path.urn.as_deref(), &path.attr) {
-            Some((c, a)) => (Some(c), Some(a)),
-            None => (None, None),
-        },
+        Scope::Resource(kind, schemas) => {
+            match schema::resolve(schemas, kind, path.urn.as_deref(), &path.attr) {
+                Some((c, a)) => (Some(c), Some(a)),
+                None => (None, None),
+            }
+        }
         Scope::Element(parent) => (None, parent.and_then(|p| schema::sub_attr(p, &path.attr))),
     };
     let holder = match container {
@@ -122,7 +124,7 @@ fn resolve_values<'v>(
     }
 }
 
-fn eval(f: &Filter, scope: Scope, obj: &Value) -> bool {
+fn eval(f: &Filter, scope: Scope<'_>, obj: &Value) -> bool {
     match f {
         Filter::And(a, b) => eval(a, scope, obj) && eval(b, scope, obj),
         Filter::Or(a, b) => eval(a, scope, obj) || eval(b, scope, obj),
@@ -140,7 +142,9 @@ fn eval(f: &Filter, scope: Scope, obj: &Value) -> bool {
         }
         Filter::ValuePath(p, inner) => {
             let def = match scope {
-                Scope::Resource(kind) => schema::resolve(kind, p.urn.as_deref(), &p.attr),
+                Scope::Resource(kind, schemas) => {
+                    schema::resolve(schemas, kind, p.urn.as_deref(), &p.attr)
+                }
                 _ => None,
             };
             let container = def.map(|(c, _)| c);

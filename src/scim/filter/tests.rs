@@ -25,7 +25,11 @@ fn user() -> Value {
 fn m(filter: &str) -> bool {
     parse(filter)
         .unwrap_or_else(|e| panic!("{filter}: {e}"))
-        .matches(ResourceKind::User, &user())
+        .matches(
+            crate::scim::schema::Schemas::standard(),
+            ResourceKind::User,
+            &user(),
+        )
 }
 
 #[test]
@@ -251,7 +255,7 @@ proptest! {
     ) {
         let text = parts.concat();
         if let Ok(f) = parse(&text) {
-            let _ = f.matches(ResourceKind::User, &user());
+            let _ = f.matches(crate::scim::schema::Schemas::standard(), ResourceKind::User, &user());
             prop_assert_eq!(parse(&f.to_string()), Ok(f));
         }
     }

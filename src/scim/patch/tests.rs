@@ -7,6 +7,7 @@ const EXT: &str = ENTERPRISE_SCHEMA;
 
 fn user() -> Map<String, Value> {
     normalize(
+        crate::scim::schema::Schemas::standard(),
         ResourceKind::User,
         &json!({
             "userName": "alice@acme.com",
@@ -23,9 +24,18 @@ fn user() -> Map<String, Value> {
 fn patch(attrs: &Map<String, Value>, body: Value) -> Result<Map<String, Value>, ScimError> {
     let mut copy = attrs.clone();
     for op in parse_request(&body)? {
-        apply(ResourceKind::User, &mut copy, &op)?;
+        apply(
+            crate::scim::schema::Schemas::standard(),
+            ResourceKind::User,
+            &mut copy,
+            &op,
+        )?;
     }
-    normalize(ResourceKind::User, &Value::Object(copy))
+    normalize(
+        crate::scim::schema::Schemas::standard(),
+        ResourceKind::User,
+        &Value::Object(copy),
+    )
 }
 
 fn ops(list: Value) -> Value {
@@ -420,8 +430,8 @@ mod never_panics {
 
         #[test]
         fn normalize_never_panics(body in json_value()) {
-            let _ = normalize(ResourceKind::User, &body);
-            let _ = normalize(ResourceKind::Group, &body);
+            let _ = normalize(crate::scim::schema::Schemas::standard(), ResourceKind::User, &body);
+            let _ = normalize(crate::scim::schema::Schemas::standard(), ResourceKind::Group, &body);
         }
 
         #[test]

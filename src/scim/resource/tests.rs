@@ -17,9 +17,14 @@ fn normalizes_what_idps_send() {
         "meta": {"resourceType": "User"},
         "id": "client-chosen",
         "favouriteColour": "blue",
-        ENTERPRISE_SCHEMA: {"employeeNumber": 701984, "manager": "m1", "bogus": 1}
+        ENTERPRISE_SCHEMA: {"employeeNumber": "701984", "manager": "m1", "bogus": 1}
     });
-    let out = normalize(ResourceKind::User, &body).unwrap();
+    let out = normalize(
+        crate::scim::schema::Schemas::standard(),
+        ResourceKind::User,
+        &body,
+    )
+    .unwrap();
     assert_eq!(
         Value::Object(out),
         json!({
@@ -55,14 +60,54 @@ fn required_and_invalid_values() {
         ),
         (json!([1, 2]), "invalidSyntax"),
     ] {
-        let err = normalize(ResourceKind::User, &body).unwrap_err();
+        let err = normalize(
+            crate::scim::schema::Schemas::standard(),
+            ResourceKind::User,
+            &body,
+        )
+        .unwrap_err();
         assert_eq!(err.scim_type, Some(scim_type), "{body}");
     }
-    // A number is accepted where a string is expected: it is its text.
-    assert_eq!(
-        normalize(ResourceKind::User, &json!({"userName": 42})).unwrap()["userName"],
-        "42"
-    );
+    // Each value's JSON type is checked against its attribute's: a number is not a string.
+    for (body, words) in [
+        (
+            json!({"userName": 42}),
+            "userName must be a string, not a number",
+        ),
+        (
+            json!({"userName": "a", "displayName": true}),
+            "displayName must be a string, not a boolean",
+        ),
+        (
+            json!({"userName": "a", "name": {"givenName": 7}}),
+            "givenName must be a string, not a number",
+        ),
+        (
+            json!({"userName": "a", "emails": [{"value": "a@b.c", "primary": 1}]}),
+            "primary must be true or false",
+        ),
+        (
+            json!({"userName": "a", "title": ["x"]}),
+            "title must be a string, not a list",
+        ),
+        (
+            json!({"userName": "a", "active": {"x": 1}}),
+            "active must be true or false, not an object",
+        ),
+        (
+            json!({"userName": "a", ENTERPRISE_SCHEMA: {"employeeNumber": 701984}}),
+            "employeeNumber must be a string, not a number",
+        ),
+    ] {
+        let err = normalize(
+            crate::scim::schema::Schemas::standard(),
+            ResourceKind::User,
+            &body,
+        )
+        .unwrap_err();
+        assert_eq!(err.scim_type, Some("invalidValue"), "{body}");
+        assert!(err.detail.contains(words), "{body}: {}", err.detail);
+    }
 }
 
 #[test]
@@ -73,18 +118,31 @@ fn groups_keep_display_name_and_external_id_not_members() {
         "externalId": "e1",
         "members": [{"value": "u1", "display": "x"}, {"value": "u2"}, "u3", {"value": "u1"}]
     });
-    let out = normalize(ResourceKind::Group, &body).unwrap();
+    let out = normalize(
+        crate::scim::schema::Schemas::standard(),
+        ResourceKind::Group,
+        &body,
+    )
+    .unwrap();
     assert_eq!(
         Value::Object(out),
         json!({"displayName": "Engineering", "externalId": "e1"})
     );
     assert_eq!(member_values(&body).unwrap(), ["u1", "u2", "u3"]);
     assert!(member_values(&json!({"members": [{"display": "x"}]})).is_err());
-    assert!(normalize(ResourceKind::Group, &json!({"members": []})).is_err());
+    assert!(
+        normalize(
+            crate::scim::schema::Schemas::standard(),
+            ResourceKind::Group,
+            &json!({"members": []})
+        )
+        .is_err()
+    );
 }
 
 fn rendered() -> Value {
     let attrs = normalize(
+        crate::scim::schema::Schemas::standard(),
         ResourceKind::User,
         &json!({"userName": "a@b.com", "name": {"givenName": "A", "familyName": "B"}, "emails": [{"value": "a@b.com", "type": "work"}], ENTERPRISE_SCHEMA: {"department": "R&D"}}),
     )
@@ -97,6 +155,7 @@ fn rendered() -> Value {
         version: "W/\"1\"",
     };
     render(
+        crate::scim::schema::Schemas::standard(),
         ResourceKind::User,
         "id1",
         &attrs,
@@ -124,7 +183,11 @@ fn render_lists_schemas_in_use() {
 fn projection() {
     let p = Projection::parse(Some("userName, name.givenName,emails.value"), None);
     assert_eq!(
-        p.apply(ResourceKind::User, rendered()),
+        p.apply(
+            crate::scim::schema::Schemas::standard(),
+            ResourceKind::User,
+            rendered()
+        ),
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_SCHEMA],
             "id": "id1",
@@ -139,17 +202,30 @@ fn projection() {
             "groups,name.familyName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department,id",
         ),
     );
-    let out = p.apply(ResourceKind::User, rendered());
+    let out = p.apply(
+        crate::scim::schema::Schemas::standard(),
+        ResourceKind::User,
+        rendered(),
+    );
     assert!(out.get("groups").is_none());
     assert_eq!(out["name"], json!({"givenName": "A"}));
-    assert_eq!(out[ENTERPRISE_SCHEMA], json!({}));
+    // Its only attribute excluded, the extension is left out, with its URN in `schemas`.
+    assert!(out.get(ENTERPRISE_SCHEMA).is_none());
+    assert_eq!(
+        out["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
+    );
     assert_eq!(out["id"], "id1");
     let p = Projection::parse(
         Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
         None,
     );
     assert_eq!(
-        p.apply(ResourceKind::User, rendered())[ENTERPRISE_SCHEMA],
+        p.apply(
+            crate::scim::schema::Schemas::standard(),
+            ResourceKind::User,
+            rendered()
+        )[ENTERPRISE_SCHEMA],
         json!({"department": "R&D"})
     );
     let members = Projection::parse(None, Some("members"));
@@ -217,7 +293,7 @@ mod properties {
         /// that PUTs back what it read changes nothing.
         #[test]
         fn rendered_users_normalise_to_themselves(body in user_body()) {
-            let attrs = normalize(ResourceKind::User, &body).expect("valid body");
+            let attrs = normalize(crate::scim::schema::Schemas::standard(), ResourceKind::User, &body).expect("valid body");
             let meta = Meta {
                 resource_type: "User",
                 created: "2026-01-01T00:00:00.000Z",
@@ -225,17 +301,17 @@ mod properties {
                 location: "https://scim.test/Users/1",
                 version: "W/\"1\"",
             };
-            let rendered = render(ResourceKind::User, "1", &attrs, &meta, vec![]);
-            prop_assert_eq!(normalize(ResourceKind::User, &rendered).expect("renders valid"), attrs);
+            let rendered = render(crate::scim::schema::Schemas::standard(), ResourceKind::User, "1", &attrs, &meta, vec![]);
+            prop_assert_eq!(normalize(crate::scim::schema::Schemas::standard(), ResourceKind::User, &rendered).expect("renders valid"), attrs);
         }
 
         /// Normalising is idempotent, and keeps the userName it was given.
         #[test]
         fn normalising_twice_changes_nothing(body in user_body()) {
-            let once = normalize(ResourceKind::User, &body).expect("valid body");
+            let once = normalize(crate::scim::schema::Schemas::standard(), ResourceKind::User, &body).expect("valid body");
             prop_assert_eq!(&once["userName"], &body["UserName"]);
             prop_assert!(!once.contains_key("favouriteColour"));
-            prop_assert_eq!(normalize(ResourceKind::User, &Value::Object(once.clone())).unwrap(), once);
+            prop_assert_eq!(normalize(crate::scim::schema::Schemas::standard(), ResourceKind::User, &Value::Object(once.clone())).unwrap(), once);
         }
     }
 }

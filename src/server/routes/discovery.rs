@@ -39,10 +39,11 @@ pub fn handle(
             &discovery::service_provider_config(&base, c.scim.max_results, c.server.max_body_bytes),
         ));
     }
+    let schemas = dir.schemas(&org.id);
     let items = if rest[0].eq_ignore_ascii_case("Schemas") {
-        discovery::schemas(&base)
+        discovery::schemas(&base, &schemas)
     } else {
-        discovery::resource_types(&base)
+        discovery::resource_types(&base, &schemas)
     };
     match rest {
         [_] => {
