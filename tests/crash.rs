@@ -180,7 +180,7 @@ fn acknowledged_writes_survive_sigkill_and_indexes_agree() {
                             json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
                         );
                         let path = format!("/Groups/{group}");
-                        let Some(_) = check("patch", try_send(&c, "PATCH", &path, &body), 200)
+                        let Some(_) = check("patch", try_send(&c, "PATCH", &path, &body), 204)
                         else {
                             return;
                         };

@@ -509,11 +509,11 @@ fn adding_many_members_in_one_patch_and_re_adding() {
             {"value": users[2], "display": "a2"}
         ]}])),
     );
-    assert_eq!(r.status, 200);
-    assert!(
-        r.json().get("members").is_none(),
-        "large-group PATCH replies leave members out"
-    );
+    // A group's PATCH answers 204 with the new version, no body (RFC 7644 §3.5.2), so a
+    // membership change costs the same for any group size.
+    assert_eq!(r.status, 204);
+    assert!(r.body.is_empty());
+    assert!(r.header("etag").is_some_and(|e| e.starts_with("W/")));
     let mut expected = users[..3].to_vec();
     expected.sort();
     assert_eq!(member_ids(&c, &g), expected);
@@ -522,13 +522,14 @@ fn adding_many_members_in_one_patch_and_re_adding() {
         &format!("/Groups/{g}"),
         &patch_ops(json!([{"op": "add", "path": "members", "value": [{"value": users[0]}]}])),
     );
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 204);
     assert_eq!(member_ids(&c, &g).len(), 3);
-    // Members can be asked for in the reply.
+    // Members can be asked for in the reply: then 200 with them.
     let r = c.patch(
         &format!("/Groups/{g}?attributes=members"),
         &patch_ops(json!([{"op": "add", "path": "members", "value": [{"value": users[3]}]}])),
     );
+    assert_eq!(r.status, 200);
     assert_eq!(r.json()["members"].as_array().unwrap().len(), 4);
 }
 
@@ -544,7 +545,7 @@ fn entra_removes_only_the_listed_members() {
         &format!("/Groups/{g}"),
         &patch_ops(json!([{"op": "Remove", "path": "members", "value": [{"value": users[1]}]}])),
     );
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 204);
     let mut left = vec![users[0].clone(), users[2].clone(), users[3].clone()];
     left.sort();
     assert_eq!(member_ids(&c, &g), left);
@@ -555,7 +556,7 @@ fn entra_removes_only_the_listed_members() {
             json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", users[2])}]),
         ),
     );
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 204);
     let mut left = vec![users[0].clone(), users[3].clone()];
     left.sort();
     assert_eq!(member_ids(&c, &g), left);
@@ -577,7 +578,7 @@ fn okta_pushes_whole_membership_renames_and_mixes_operations() {
         .collect();
     let g = create_group(&c, "Okta Push", &[&users[0], &users[1]]);
     let r = c.patch(&format!("/Groups/{g}"), &patch_ops(json!([{"op": "replace", "path": "members", "value": [{"value": users[1]}, {"value": users[2]}]}])));
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 204);
     let mut expected = vec![users[1].clone(), users[2].clone()];
     expected.sort();
     assert_eq!(member_ids(&c, &g), expected);
@@ -591,8 +592,17 @@ fn okta_pushes_whole_membership_renames_and_mixes_operations() {
         &format!("/Groups/{g}"),
         &patch_ops(json!([{"op": "replace", "value": {"id": g, "displayName": "Okta Renamed"}}])),
     );
-    assert_eq!(r.status, 200);
-    assert_eq!(r.json()["displayName"], "Okta Renamed");
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        c.get(&format!("/Groups/{g}")).json()["displayName"],
+        "Okta Renamed"
+    );
+    // An id that is not the group's is refused: id is read-only.
+    let r = c.patch(
+        &format!("/Groups/{g}"),
+        &patch_ops(json!([{"op": "replace", "value": {"id": "another", "displayName": "X"}}])),
+    );
+    r.assert_error(400, Some("mutability"));
     assert_eq!(
         total(&c.get("/Groups?filter=displayName%20eq%20%22okta%20renamed%22")),
         1
@@ -613,7 +623,7 @@ fn okta_pushes_whole_membership_renames_and_mixes_operations() {
             {"op": "add", "path": "members", "value": [{"value": users[3]}]}
         ])),
     );
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 204);
     assert_eq!(member_ids(&c, &g), vec![users[3].clone()]);
 }
 
@@ -628,7 +638,7 @@ fn one_unknown_member_id_does_not_fail_the_patch() {
             {"value": "00000000-0000-7000-8000-000000000000"}, {"value": u}
         ]}])),
     );
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 204);
     assert_eq!(member_ids(&c, &g), vec![u.clone()]);
     // Creating a group with an unknown member works the same way.
     let r = c.post(
@@ -657,4 +667,65 @@ fn user_groups_are_derived_and_read_only() {
         total(&c.get(&format!("/Users?filter=groups.value%20eq%20%22{g}%22"))),
         1
     );
+}
+
+#[test]
+fn group_members_show_their_display_and_follow_renames() {
+    let (s, c) = setup();
+    let named = create_user(&c, "dn@acme.com");
+    c.patch(
+        &format!("/Users/{named}"),
+        &patch_ops(json!([{"op": "replace", "path": "displayName", "value": "Dee Enn"}])),
+    );
+    let bare = create_user(&c, "bare@acme.com");
+    let g = create_group(&c, "Shown", &[&named]);
+    c.patch(
+        &format!("/Groups/{g}"),
+        &patch_ops(json!([{"op": "add", "path": "members", "value": [{"value": bare}]}])),
+    );
+    let display = |c: &Client| -> Vec<(String, String)> {
+        let mut m: Vec<(String, String)> = c.get(&format!("/Groups/{g}")).json()["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["value"].as_str().unwrap().to_string(),
+                    m["display"].as_str().unwrap_or("<none>").to_string(),
+                )
+            })
+            .collect();
+        m.sort();
+        m
+    };
+    let mut want = vec![
+        (named.clone(), "Dee Enn".to_string()),
+        (bare.clone(), "bare@acme.com".to_string()),
+    ];
+    want.sort();
+    assert_eq!(display(&c), want);
+    // Renamed (displayName by PATCH, userName by PUT): every group shows the new name.
+    c.patch(
+        &format!("/Users/{named}"),
+        &patch_ops(json!([{"op": "replace", "path": "displayName", "value": "Dee Renamed"}])),
+    );
+    let r = c.put(
+        &format!("/Users/{bare}"),
+        &json!({"userName": "still.bare@acme.com"}),
+    );
+    assert_eq!(r.status, 200);
+    let mut want = vec![
+        (named.clone(), "Dee Renamed".to_string()),
+        (bare.clone(), "still.bare@acme.com".to_string()),
+    ];
+    want.sort();
+    assert_eq!(display(&c), want);
+    // Removing displayName falls back to userName.
+    c.patch(
+        &format!("/Users/{named}"),
+        &patch_ops(json!([{"op": "remove", "path": "displayName"}])),
+    );
+    assert!(display(&c).contains(&(named.clone(), "dn@acme.com".to_string())));
+    let report = s.dir.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
 }

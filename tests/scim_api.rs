@@ -280,8 +280,18 @@ fn create_read_replace_delete_a_user() {
         );
     }
 
-    // PUT replaces: attributes left out are gone; read-only ones are ignored.
-    let r = c.put(&format!("/Users/{id}"), &json!({"userName": "alice@acme.com", "id": "other", "meta": {"version": "x"}, "displayName": "Alice S", "misspeled": 1}));
+    // PUT replaces: attributes left out are gone; `meta` and the resource's own id are
+    // ignored; another id is a mutability error (id is read-only).
+    let r = c.put(
+        &format!("/Users/{id}"),
+        &json!({"userName": "alice@acme.com", "id": "other", "displayName": "Alice S"}),
+    );
+    let e = r.assert_error(400, Some("mutability"));
+    assert!(
+        e["detail"].as_str().unwrap().contains("id is read-only"),
+        "{e}"
+    );
+    let r = c.put(&format!("/Users/{id}"), &json!({"userName": "alice@acme.com", "id": id, "meta": {"version": "x"}, "displayName": "Alice S", "misspeled": 1}));
     assert_eq!(r.status, 200);
     let replaced = r.json();
     assert_eq!(replaced["id"], id.as_str());
@@ -426,7 +436,7 @@ fn organizations_are_isolated() {
         &format!("/Groups/{gg}"),
         &patch_ops(json!([{"op": "add", "path": "members", "value": [{"value": alice}]}])),
     );
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 204);
     assert!(member_ids(&g, &gg).is_empty());
     assert_eq!(member_ids(&a, &eng), vec![alice.clone()]);
     // Acme is unchanged.
@@ -759,7 +769,7 @@ fn concurrent_membership_patches_lose_no_member() {
         })
         .collect();
     for h in handles {
-        assert_eq!(h.join().unwrap(), 200);
+        assert_eq!(h.join().unwrap(), 204);
     }
     let mut expected = users.clone();
     expected.sort();

@@ -145,6 +145,7 @@ fn event(org: &str, status: u16, summary: &str, minute_offset: i64) -> Arc<Activ
             old: Some(json!(true)),
             new: Some(json!(false)),
         }],
+        ignored: vec![],
     })
 }
 

@@ -113,6 +113,10 @@ pub struct ActivityEvent {
     pub summary: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Change>,
+    /// Attributes the request sent that no schema declares (`urn:…:badge`), left out of the
+    /// resource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
 }
 
 /// Success, client error or server error.

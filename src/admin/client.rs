@@ -15,7 +15,7 @@ use crate::activity::{ActivityEvent, ActivityQuery};
 use crate::control::{
     ActivityFeed, AddedWebhook, AppKeyInfo, Control, Error, ErrorKind, EventBatch, EventQuery,
     FeedItem, FeedSummary, IssuedAppKey, IssuedKey, KeyInfo, NewWebhook, OrgDetail, OrgSummary,
-    ReplayFrom, ResourceDetail, ResourceRow, Result, WebhookDetail, WebhookInfo,
+    ReplayFrom, ResourceDetail, ResourceRow, Result, SchemaInfo, WebhookDetail, WebhookInfo,
 };
 use crate::directory::{Attempt, CheckReport, Organization};
 use crate::scim::schema::ResourceKind;
@@ -361,6 +361,30 @@ impl Control for Remote {
     async fn events(&self, query: &EventQuery) -> Result<EventBatch> {
         self.call(Call::Events {
             query: query.clone(),
+        })
+        .await
+    }
+    async fn declare_schema(
+        &self,
+        document: &str,
+        org: Option<&str>,
+        kind: Option<ResourceKind>,
+    ) -> Result<SchemaInfo> {
+        self.call(Call::DeclareSchema {
+            document: document.into(),
+            org: org.map(str::to_string),
+            kind,
+        })
+        .await
+    }
+    async fn list_schemas(&self) -> Result<Vec<SchemaInfo>> {
+        self.call(Call::ListSchemas).await
+    }
+    async fn remove_schema(&self, urn: &str, org: Option<&str>, force: bool) -> Result<SchemaInfo> {
+        self.call(Call::RemoveSchema {
+            urn: urn.into(),
+            org: org.map(str::to_string),
+            force,
         })
         .await
     }

@@ -87,6 +87,17 @@ pub enum Call {
     FeedSummary {
         org: String,
     },
+    DeclareSchema {
+        document: String,
+        org: Option<String>,
+        kind: Option<ResourceKind>,
+    },
+    ListSchemas,
+    RemoveSchema {
+        urn: String,
+        org: Option<String>,
+        force: bool,
+    },
     ExportPage {
         org: String,
         kind: ResourceKind,
@@ -192,6 +203,15 @@ pub async fn answer(ops: &dyn Control, call: Call) -> control::Result<Value> {
         C::RevokeAppKey { id } => to(ops.revoke_app_key(&id).await),
         C::Events { query } => to(ops.events(&query).await),
         C::FeedSummary { org } => to(ops.feed_summary(&org).await),
+        C::DeclareSchema {
+            document,
+            org,
+            kind,
+        } => to(ops.declare_schema(&document, org.as_deref(), kind).await),
+        C::ListSchemas => to(ops.list_schemas().await),
+        C::RemoveSchema { urn, org, force } => {
+            to(ops.remove_schema(&urn, org.as_deref(), force).await)
+        }
         C::ExportPage {
             org,
             kind,

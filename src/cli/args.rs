@@ -58,6 +58,9 @@ pub enum Command {
     AppKey(AppKeyCommand),
     /// Print the change feed (one event per line; with --json, the events' JSON).
     Events(EventsArgs),
+    /// Manage extension schemas: the customers' own attributes (RFC 7643 §7 schema files).
+    #[command(subcommand)]
+    Schema(SchemaCommand),
     /// Manage webhook endpoints: the change feed pushed to the application, signed.
     #[command(subcommand)]
     Webhook(WebhookCommand),
@@ -77,6 +80,46 @@ pub enum Command {
         #[arg(long)]
         data_dir: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SchemaCommand {
+    /// Declare an extension schema from FILE (an RFC 7643 §7 schema document), for every
+    /// organization or one; declaring a URN again replaces it.
+    Add {
+        file: PathBuf,
+        /// Only for this organization.
+        #[arg(long)]
+        org: Option<String>,
+        /// The resource type it extends (default: a URN ending in :Group extends groups, any
+        /// other users).
+        #[arg(long, value_enum)]
+        resource: Option<SchemaResource>,
+    },
+    /// List declared schemas.
+    List,
+    /// Print a declared schema's document.
+    Show {
+        urn: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Remove a declared schema (refused while stored users or groups carry its values).
+    Remove {
+        urn: String,
+        /// The organization it was declared for (default: the one for every organization).
+        #[arg(long)]
+        org: Option<String>,
+        /// Remove it even though resources carry values (they stay stored, unseen).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaResource {
+    User,
+    Group,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,6 +11,7 @@ mod export;
 mod keys;
 mod orgs;
 mod output;
+mod schemas;
 mod serve;
 mod webhooks;
 
@@ -150,6 +151,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Some(Command::Backup { file }) => {
                 backup::backup(operate(config).await?.as_ref(), &file, json).await
+            }
+            Some(Command::Schema(cmd)) => {
+                schemas::schema(operate(config).await?.as_ref(), cmd, json).await
             }
             Some(Command::Export { org, only }) => {
                 export::export(operate(config).await?.as_ref(), &org, only).await

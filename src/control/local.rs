@@ -8,8 +8,8 @@ use tokio::sync::broadcast;
 use super::{
     ActivityFeed, AddedWebhook, AppKeyInfo, Control, Error, ErrorKind, EventBatch, EventQuery,
     FeedItem, FeedSummary, IssuedAppKey, IssuedKey, KeyInfo, MEMBER_PAGE, NewWebhook, OrgDetail,
-    OrgSummary, ReplayFrom, ResourceDetail, ResourceRow, Result, StreamInfo, WebhookDetail,
-    WebhookInfo, search_filter,
+    OrgSummary, ReplayFrom, ResourceDetail, ResourceRow, Result, SchemaInfo, StreamInfo,
+    WebhookDetail, WebhookInfo, search_filter,
 };
 use crate::activity::{ActivityEvent, ActivityQuery, Outcome};
 use crate::directory::feed;
@@ -419,6 +419,33 @@ impl Control for Local {
                 .filter_map(|e| serde_json::from_slice(&e.json).ok())
                 .collect(),
         })
+    }
+
+    async fn declare_schema(
+        &self,
+        document: &str,
+        org: Option<&str>,
+        kind: Option<ResourceKind>,
+    ) -> Result<SchemaInfo> {
+        let done = self.dir.declare_schema(document, org, kind).await?;
+        let mut info = SchemaInfo::from(&done.schema);
+        info.replaced = done.replaced;
+        Ok(info)
+    }
+
+    async fn list_schemas(&self) -> Result<Vec<SchemaInfo>> {
+        Ok(self
+            .dir
+            .list_schemas()?
+            .iter()
+            .map(SchemaInfo::from)
+            .collect())
+    }
+
+    async fn remove_schema(&self, urn: &str, org: Option<&str>, force: bool) -> Result<SchemaInfo> {
+        Ok(SchemaInfo::from(
+            &self.dir.remove_schema(urn, org, force).await?,
+        ))
     }
 
     async fn export_page(

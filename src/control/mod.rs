@@ -287,6 +287,48 @@ pub struct OrgDetail {
     pub rejected_last_hour: usize,
 }
 
+/// A declared extension schema as operators see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchemaInfo {
+    pub urn: String,
+    pub name: String,
+    /// None: declared for every organization.
+    pub org: Option<String>,
+    pub kind: ResourceKind,
+    /// Top-level attribute names.
+    pub attributes: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub declared: OffsetDateTime,
+    /// `schema add` replaced a declaration of the same URN and scope.
+    #[serde(default)]
+    pub replaced: bool,
+    /// The schema document as `/Schemas` serves it (without `meta`).
+    pub document: Value,
+}
+
+impl From<&directory::DeclaredSchema> for SchemaInfo {
+    fn from(d: &directory::DeclaredSchema) -> SchemaInfo {
+        let attributes = d.document["attributes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        SchemaInfo {
+            urn: d.urn.clone(),
+            name: d.document["name"].as_str().unwrap_or_default().to_string(),
+            org: d.org.clone(),
+            kind: d.kind,
+            attributes,
+            declared: d.declared,
+            replaced: false,
+            document: d.document.clone(),
+        }
+    }
+}
+
 /// One row of the directory browser.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceRow {
@@ -394,6 +436,18 @@ pub trait Control: Send + Sync {
 
     /// Reads the whole store and reports every inconsistency.
     async fn check(&self) -> Result<CheckReport>;
+
+    /// Declares an extension schema from its JSON document, for one organization or every one;
+    /// `kind` None: the URN says which resource type it extends.
+    async fn declare_schema(
+        &self,
+        document: &str,
+        org: Option<&str>,
+        kind: Option<ResourceKind>,
+    ) -> Result<SchemaInfo>;
+    async fn list_schemas(&self) -> Result<Vec<SchemaInfo>>;
+    /// Removes a declaration; refused while stored resources carry its values unless `force`.
+    async fn remove_schema(&self, urn: &str, org: Option<&str>, force: bool) -> Result<SchemaInfo>;
 
     /// Up to `limit` users or groups of `org` after the id `after`, in id order, as the
     /// application API shows them; a group also lists its member ids (`members`).

@@ -68,6 +68,26 @@ impl Directory {
                     forms.push(decoded);
                 }
                 let mut ids = BTreeSet::new();
+                // A declared unique attribute (`urn:…:badge eq "42"`) is indexed.
+                let schemas = self.schemas(org);
+                let declared = super::resources::unique_extension_attrs(&schemas, kind)
+                    .into_iter()
+                    .find(|(term, _)| {
+                        p.sub.is_none()
+                            && schema::resolve(&schemas, kind, p.urn.as_deref(), &p.attr)
+                                .is_some_and(|(c, a)| {
+                                    matches!(c, schema::Container::Extension(u)
+                                        if *term == format!("{u}:{}", a.name))
+                                })
+                    });
+                if let Some((term, def)) = declared {
+                    for form in forms {
+                        if let Some(v) = super::resources::term_value(def, &Value::String(form)) {
+                            ids.extend(self.store.lookup(org, kind, &term, &v)?);
+                        }
+                    }
+                    return Ok(Some(ids));
+                }
                 for form in forms {
                     if p.is(kind, kind.name_attr(), None) {
                         ids.extend(self.store.lookup_unique(org, kind, &form.to_lowercase())?);

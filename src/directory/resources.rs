@@ -9,7 +9,7 @@ use super::{Directory, Error, IndexEntries, Organization, ResourceRecord, Result
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::resource::{self, Meta, Projection};
-use crate::scim::schema::ResourceKind;
+use crate::scim::schema::{self, ResourceKind, Schemas};
 use crate::store::{self, MemberChange, NewEvent, ResourceUpdate, WriteRefused};
 use crate::util::rfc3339;
 
@@ -33,9 +33,60 @@ fn taken(kind: ResourceKind, attrs: &Map<String, Value>) -> Error {
     }
 }
 
+impl Directory {
+    /// Which unique value of `attempted` (for the record `id`, None for a create) another
+    /// record holds: its name, or a declared unique attribute.
+    fn clash(
+        &self,
+        org: &str,
+        kind: ResourceKind,
+        id: Option<&str>,
+        attempted: &Map<String, Value>,
+    ) -> Error {
+        let schemas = self.schemas(org);
+        for (term, def) in unique_extension_attrs(&schemas, kind) {
+            let urn = &term[..term.len() - def.name.len() - 1];
+            let Some(value) = attempted
+                .get(urn)
+                .and_then(|e| e.get(def.name))
+                .and_then(|v| term_value(def, v))
+            else {
+                continue;
+            };
+            let holder = self
+                .store
+                .lookup_unique(org, kind, &IndexEntries::unique_term_value(&term, &value))
+                .ok()
+                .flatten();
+            if holder.is_some_and(|h| Some(h.as_str()) != id) {
+                return Error::Conflict {
+                    attribute: def.name,
+                    value,
+                };
+            }
+        }
+        taken(kind, attempted)
+    }
+}
+
 /// What a record is findable by.
-pub fn index_entries(kind: ResourceKind, attrs: &Map<String, Value>) -> IndexEntries {
+pub fn index_entries(
+    schemas: &Schemas,
+    kind: ResourceKind,
+    attrs: &Map<String, Value>,
+) -> IndexEntries {
     let mut terms = Vec::new();
+    let mut unique_terms = Vec::new();
+    // Declared attributes with `uniqueness: server`: findable and unique.
+    for (term, def) in unique_extension_attrs(schemas, kind) {
+        let urn = &term[..term.len() - def.name.len() - 1];
+        if let Some(v) = attrs.get(urn).and_then(|e| e.get(def.name))
+            && let Some(value) = term_value(def, v)
+        {
+            terms.push((term.clone(), value.clone()));
+            unique_terms.push((term, value));
+        }
+    }
     if let Some(ext) = attrs.get("externalId").and_then(Value::as_str) {
         terms.push(("externalId".to_string(), ext.to_string()));
     }
@@ -54,7 +105,42 @@ pub fn index_entries(kind: ResourceKind, attrs: &Map<String, Value>) -> IndexEnt
             .unwrap_or_default()
             .to_lowercase(),
         terms,
+        unique_terms,
     }
+}
+
+/// The declared extension attributes that are indexed (single-valued, not complex, with
+/// `uniqueness: server`), each with its index term name (`urn:…:attr`).
+pub fn unique_extension_attrs(
+    schemas: &Schemas,
+    kind: ResourceKind,
+) -> Vec<(String, &'static schema::Attr)> {
+    schemas
+        .extensions(kind)
+        .iter()
+        .flat_map(|e| e.attrs.iter().map(move |a| (e.urn, a)))
+        .filter(|(_, a)| a.unique && !a.multi && a.ty != schema::Type::Complex)
+        .map(|(urn, a)| (format!("{urn}:{}", a.name), a))
+        .collect()
+}
+
+/// How a value is held in the index: its text, lowercased unless the attribute is caseExact.
+/// None for a value with no text (a list, an object).
+pub fn term_value(def: &schema::Attr, v: &Value) -> Option<String> {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    if text.contains('\0') {
+        return None;
+    }
+    Some(if def.case_exact {
+        text
+    } else {
+        text.to_lowercase()
+    })
 }
 
 /// The email addresses in `emails[].value`.
@@ -268,14 +354,18 @@ impl Directory {
             ResourceKind::Group if projection.includes(kind, "members") => {
                 let members: Vec<Value> = self
                     .store
-                    .members(org, &rec.id, 0, usize::MAX)?
+                    .members_with_display(org, &rec.id, 0, usize::MAX)?
                     .into_iter()
-                    .map(|uid| {
-                        json!({
+                    .map(|(uid, display)| {
+                        let mut m = json!({
                             "value": uid,
                             "$ref": self.location(org, ResourceKind::User, &uid),
                             "type": "User",
-                        })
+                        });
+                        if let Some(d) = display {
+                            m["display"] = Value::String(d);
+                        }
+                        m
                     })
                     .collect();
                 extra.push(("members", Value::Array(members)));
@@ -295,6 +385,18 @@ impl Directory {
         let schemas = self.schemas(org);
         let full = resource::render(&schemas, kind, &rec.id, &rec.attrs, &meta, extra);
         Ok(projection.apply(&schemas, kind, full))
+    }
+
+    /// The attributes of a create or replace body that no schema of the organization declares.
+    pub fn ignored_in_body(&self, org: &str, kind: ResourceKind, body: &Value) -> Vec<String> {
+        let mut ignored = Vec::new();
+        let _ = resource::normalize_noting(&self.schemas(org), kind, body, &mut ignored);
+        ignored
+    }
+
+    /// The attributes PATCH operations name that no schema of the organization declares.
+    pub fn ignored_in_patch(&self, org: &str, kind: ResourceKind, ops: &[PatchOp]) -> Vec<String> {
+        patch::unknown_paths(&self.schemas(org), kind, ops)
     }
 
     /// POST: creates a user or group (with its initial members).
@@ -319,7 +421,7 @@ impl Directory {
             created: now,
             modified: now,
             version: 1,
-            index: index_entries(kind, &attrs),
+            index: index_entries(&self.schemas(&org.id), kind, &attrs),
             attrs,
             member_count: 0,
         };
@@ -340,7 +442,7 @@ impl Directory {
             .await?
         {
             Ok(created) => Ok(created),
-            Err(WriteRefused::Taken(_)) => Err(taken(kind, &rec.attrs)),
+            Err(WriteRefused::Taken(_)) => Err(self.clash(&org.id, kind, None, &rec.attrs)),
             Err(_) => Err(Error::NotFound(format!(
                 "no organization with id {:?}",
                 org.id
@@ -358,6 +460,7 @@ impl Directory {
         if_match: Option<&str>,
         request: Option<&str>,
     ) -> Result<WriteOutcome> {
+        rules::check_same_id(body, id)?;
         let attrs = resource::normalize(&self.schemas(&org.id), kind, body)?;
         let mut change = MemberChange::default();
         if kind == ResourceKind::Group
@@ -368,7 +471,7 @@ impl Directory {
             change.clear = true;
             change.add = resource::member_values(body)?;
         }
-        let index = index_entries(kind, &attrs);
+        let index = index_entries(&self.schemas(&org.id), kind, &attrs);
         let domains = org.clone();
         self.update(org, kind, id, if_match, change, request, move |old| {
             if kind == ResourceKind::User {
@@ -395,6 +498,13 @@ impl Directory {
         let mut members = MemberOps::default();
         for op in ops {
             for (kind_op, path, value, lenient) in patch::expand(&schemas, kind, op)? {
+                if lenient
+                    && path.attr.urn.is_none()
+                    && path.attr.attr.eq_ignore_ascii_case("id")
+                    && let Some(v) = &value
+                {
+                    rules::check_same_id(&json!({ "id": v }), id)?;
+                }
                 if !patch::is_members(kind, &path) {
                     attr_ops.push((kind_op, path, value, lenient));
                     continue;
@@ -449,7 +559,7 @@ impl Directory {
             if kind == ResourceKind::User {
                 check_domains(&domains, Some(&old.attrs), &attrs)?;
             }
-            let index = index_entries(kind, &attrs);
+            let index = index_entries(&schemas, kind, &attrs);
             Ok((attrs, index))
         })
         .await
@@ -501,7 +611,15 @@ impl Directory {
             Ok(updated) => Ok(updated),
             Err(why) => {
                 let tried = attempted.lock().unwrap_or_else(|p| p.into_inner()).take();
-                Err(refused(kind, id, tried.as_ref(), why))
+                Err(match why {
+                    WriteRefused::Taken(_) => self.clash(
+                        &org.id,
+                        kind,
+                        Some(id),
+                        tried.as_ref().unwrap_or(&Map::new()),
+                    ),
+                    why => refused(kind, id, tried.as_ref(), why),
+                })
             }
         }
     }

@@ -171,6 +171,23 @@ pub fn new_resource_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// `id` is read-only (RFC 7644 §3.5.1): a body may repeat the resource's own id, never another.
+pub fn check_same_id(
+    body: &serde_json::Value,
+    id: &str,
+) -> Result<(), crate::scim::error::ScimError> {
+    let Some(obj) = body.as_object() else {
+        return Ok(());
+    };
+    match obj.iter().find(|(k, _)| k.eq_ignore_ascii_case("id")) {
+        None | Some((_, serde_json::Value::Null)) => Ok(()),
+        Some((_, serde_json::Value::String(s))) if s == id => Ok(()),
+        Some((_, other)) => Err(crate::scim::error::ScimError::mutability(format!(
+            "id is read-only: the body names {other}, the resource is {id:?}"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,6 +115,37 @@ impl Directory {
         if let Some(org) = org {
             self.get_org(org)?;
         }
+        // Unique attributes are indexed as resources are written: values stored before the
+        // declaration would be neither indexed nor checked.
+        let ext = parsed.extension();
+        let already_unique: Vec<String> = self
+            .store
+            .list_schemas()?
+            .iter()
+            .filter(|d| d.org.as_deref() == org && d.urn.eq_ignore_ascii_case(ext.urn))
+            .filter_map(|d| declared::parse(&d.document.to_string(), Some(d.kind)).ok())
+            .flat_map(|d| {
+                d.extension()
+                    .attrs
+                    .iter()
+                    .filter(|a| a.unique)
+                    .map(|a| a.name.to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let newly_unique = ext
+            .attrs
+            .iter()
+            .any(|a| a.unique && !already_unique.contains(&a.name.to_ascii_lowercase()));
+        if newly_unique {
+            let carrying = self.count_carrying(ext.urn, org)?;
+            if carrying > 0 {
+                return Err(Error::Refused(format!(
+                    "{carrying} stored users or groups already carry {} values; a schema with uniqueness \"server\" can only be declared before any are stored",
+                    ext.urn
+                )));
+            }
+        }
         let schema = DeclaredSchema {
             org: org.map(str::to_string),
             kind: parsed.kind,

@@ -237,6 +237,42 @@ pub fn expand(
     })
 }
 
+/// The attributes a request's operations name that no schema declares (`urn:…:badge` for one
+/// under an extension), in order, once each.
+pub fn unknown_paths(schemas: &Schemas, kind: ResourceKind, ops: &[PatchOp]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for op in ops {
+        let Ok(expanded) = expand(schemas, kind, op) else {
+            continue;
+        };
+        for (_, p, value, _) in expanded {
+            let known = schema::resolve(schemas, kind, p.attr.urn.as_deref(), &p.attr.attr)
+                .is_some()
+                || is_members(kind, &p);
+            let name = match &p.attr.urn {
+                Some(u) => format!("{u}:{}", p.attr.attr),
+                None => p.attr.attr.clone(),
+            };
+            // A no-path value keyed by an undeclared extension URN holds its attributes.
+            if !known && p.attr.urn.is_some() && value.as_ref().is_some_and(Value::is_object) {
+                if let Some(Value::Object(inner)) = &value {
+                    for k in inner.keys() {
+                        let n = format!("{name}:{k}");
+                        if !out.contains(&n) {
+                            out.push(n);
+                        }
+                    }
+                }
+                continue;
+            }
+            if !known && !name.eq_ignore_ascii_case("schemas") && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
 /// True when the path names a group's `members` (with or without a filter or sub-attribute).
 pub fn is_members(kind: ResourceKind, path: &PatchPath) -> bool {
     let urn_ok = path

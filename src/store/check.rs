@@ -56,6 +56,9 @@ fn check_tree(tree: &sled::Tree) -> Result<CheckReport> {
     let mut unique: HashMap<(String, ResourceKind, String), String> = HashMap::new();
     let mut terms: HashSet<(String, ResourceKind, String, String, String)> = HashSet::new();
     let mut members: HashSet<(String, String, String)> = HashSet::new();
+    // The display kept with a membership (memberships stored before displays were kept have
+    // none).
+    let mut displays: HashMap<(String, String, String), String> = HashMap::new();
     let mut reverse: HashSet<(String, String, String)> = HashSet::new();
     let mut counters: BTreeMap<(String, ResourceKind), u64> = BTreeMap::new();
     let mut scim_keys: Vec<ScimKey> = Vec::new();
@@ -111,6 +114,12 @@ fn check_tree(tree: &sled::Tree) -> Result<CheckReport> {
                 terms.insert((org, kind, attr, value, id));
             }
             Parsed::Member { org, group, user } => {
+                if !v.is_empty() {
+                    displays.insert(
+                        (org.clone(), group.clone(), user.clone()),
+                        String::from_utf8_lossy(&v).into_owned(),
+                    );
+                }
                 members.insert((org, group, user));
             }
             Parsed::MemberOf { org, user, group } => {
@@ -199,15 +208,16 @@ fn check_tree(tree: &sled::Tree) -> Result<CheckReport> {
             ResourceKind::Group => r.groups += 1,
         }
         let name = kind.resource_type();
-        match unique.get(&(org.clone(), *kind, rec.index.unique.clone())) {
-            Some(holder) if holder == id => {}
-            Some(holder) => r
-                .problems
-                .push(format!("{org}: {name} {id}: unique value held by {holder}")),
-            None => r.problems.push(format!(
-                "{org}: {name} {id}: unique value {:?} not indexed",
-                rec.index.unique
-            )),
+        for value in rec.index.unique_values() {
+            match unique.get(&(org.clone(), *kind, value.clone())) {
+                Some(holder) if holder == id => {}
+                Some(holder) => r
+                    .problems
+                    .push(format!("{org}: {name} {id}: unique value held by {holder}")),
+                None => r.problems.push(format!(
+                    "{org}: {name} {id}: unique value {value:?} not indexed"
+                )),
+            }
         }
         for (attr, value) in &rec.index.terms {
             if !terms.contains(&(org.clone(), *kind, attr.clone(), value.clone(), id.clone())) {
@@ -230,7 +240,7 @@ fn check_tree(tree: &sled::Tree) -> Result<CheckReport> {
     }
     for ((org, kind, value), holder) in &unique {
         match records.get(&(org.clone(), *kind, holder.clone())) {
-            Some(rec) if rec.index.unique == *value => {}
+            Some(rec) if rec.index.unique_values().any(|v| v == *value) => {}
             Some(_) => r.problems.push(format!(
                 "{org}: unique entry {value:?} points to {holder}, which holds another value"
             )),
@@ -257,9 +267,20 @@ fn check_tree(tree: &sled::Tree) -> Result<CheckReport> {
                 "{org}: membership of {user} in missing group {group}"
             ));
         }
-        if !records.contains_key(&(org.clone(), ResourceKind::User, user.clone())) {
-            r.problems
-                .push(format!("{org}: group {group} lists missing user {user}"));
+        match records.get(&(org.clone(), ResourceKind::User, user.clone())) {
+            None => r
+                .problems
+                .push(format!("{org}: group {group} lists missing user {user}")),
+            Some(rec) => {
+                if let Some(shown) = displays.get(&(org.clone(), group.clone(), user.clone()))
+                    && *shown != super::memberships::member_display(rec)
+                {
+                    r.problems.push(format!(
+                        "{org}: group {group} shows {user} as {shown:?}, not {:?}",
+                        super::memberships::member_display(rec)
+                    ));
+                }
+            }
         }
         if !reverse.contains(&(org.clone(), group.clone(), user.clone())) {
             r.problems.push(format!(

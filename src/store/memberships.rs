@@ -32,6 +32,17 @@ impl MemberChange {
     }
 }
 
+/// How a member is shown in its groups' `members[].display` (RFC 7643 §4.2): the user's
+/// displayName, else userName. Stored with each membership so a group renders in one range read.
+pub fn member_display(rec: &ResourceRecord) -> String {
+    rec.attrs
+        .get("displayName")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| user_name(rec))
+}
+
 fn user_name(rec: &ResourceRecord) -> String {
     rec.attrs
         .get("userName")
@@ -58,6 +69,27 @@ impl Store {
             .skip(skip)
             .take(take)
             .map(|k| Ok(keys::last_part(&k?)))
+            .collect()
+    }
+
+    /// A page of a group's members in id order with their display (None for a membership
+    /// stored before displays were kept: it gets one when the user is next written or re-added).
+    pub fn members_with_display(
+        &self,
+        org: &str,
+        group: &str,
+        skip: usize,
+        take: usize,
+    ) -> Result<Vec<(String, Option<String>)>> {
+        self.tree()
+            .scan_prefix(keys::members_of(org, group))
+            .skip(skip)
+            .take(take)
+            .map(|item| {
+                let (k, v) = item?;
+                let display = (!v.is_empty()).then(|| String::from_utf8_lossy(&v).into_owned());
+                Ok((keys::last_part(&k), display))
+            })
             .collect()
     }
 
@@ -126,8 +158,12 @@ impl Store {
                 report.unknown.push(user.clone());
                 continue;
             };
+            let rec: ResourceRecord = decode(&k, &v)?;
             if st
-                .insert(keys::member(org, group, user), &[] as &[u8])?
+                .insert(
+                    keys::member(org, group, user),
+                    member_display(&rec).into_bytes(),
+                )?
                 .is_none()
             {
                 st.insert(keys::member_of(org, user, group), &[] as &[u8])?;
@@ -136,9 +172,7 @@ impl Store {
                     readded.insert(user.as_str());
                 } else {
                     report.added.push(user.clone());
-                    report
-                        .names
-                        .insert(user.clone(), user_name(&decode(&k, &v)?));
+                    report.names.insert(user.clone(), user_name(&rec));
                 }
             }
         }
@@ -149,5 +183,27 @@ impl Store {
             .collect();
         report.removed.sort();
         Ok(report)
+    }
+
+    /// Inside a user's write: when its display changed, the display kept with each of its
+    /// memberships follows.
+    pub(super) fn follow_display(
+        st: &mut Staged<'_>,
+        org: &str,
+        old: &ResourceRecord,
+        new: &ResourceRecord,
+    ) -> Result<()> {
+        let display = member_display(new);
+        if display == member_display(old) {
+            return Ok(());
+        }
+        for k in st.keys_with_prefix(&keys::groups_of(org, &new.id))? {
+            let group = keys::last_part(&k);
+            st.insert(
+                keys::member(org, &group, &new.id),
+                display.clone().into_bytes(),
+            )?;
+        }
+        Ok(())
     }
 }

@@ -49,6 +49,27 @@ impl ScimKey {
 pub struct IndexEntries {
     pub unique: String,
     pub terms: Vec<(String, String)>,
+    /// Terms (also in `terms`) no other record of the organization may hold: attributes a
+    /// declared schema marks `uniqueness: server`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique_terms: Vec<(String, String)>,
+}
+
+impl IndexEntries {
+    /// The value under which a unique term is held in the unique index: the attribute and
+    /// value joined by NUL, which no userName or displayName contains.
+    pub fn unique_term_value(attr: &str, value: &str) -> String {
+        format!("{attr}\0{value}")
+    }
+
+    /// Every value this record holds in the unique index.
+    pub fn unique_values(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(self.unique.clone()).chain(
+            self.unique_terms
+                .iter()
+                .map(|(a, v)| IndexEntries::unique_term_value(a, v)),
+        )
+    }
 }
 
 /// A stored User or Group: its SCIM attributes (without id, meta, schemas, groups or members)

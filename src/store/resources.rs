@@ -194,23 +194,29 @@ impl Store {
         old: Option<&IndexEntries>,
         new: &IndexEntries,
     ) -> OpResult<(), E> {
-        let uk = keys::unique(org, kind, &new.unique);
-        if let Some(holder) = st.get(&uk)?
-            && holder.as_ref() != id.as_bytes()
-        {
-            return refuse(WriteRefused::Taken(
-                String::from_utf8_lossy(&holder).into_owned(),
-            ));
+        let held: Vec<String> = new.unique_values().collect();
+        for value in &held {
+            if let Some(holder) = st.get(&keys::unique(org, kind, value))?
+                && holder.as_ref() != id.as_bytes()
+            {
+                return refuse(WriteRefused::Taken(
+                    String::from_utf8_lossy(&holder).into_owned(),
+                ));
+            }
         }
         if let Some(old) = old {
-            if old.unique != new.unique {
-                st.remove(keys::unique(org, kind, &old.unique))?;
+            for value in old.unique_values() {
+                if !held.contains(&value) {
+                    st.remove(keys::unique(org, kind, &value))?;
+                }
             }
             for (attr, value) in &old.terms {
                 st.remove(keys::term(org, kind, attr, value, id))?;
             }
         }
-        st.insert(uk, id.as_bytes())?;
+        for value in &held {
+            st.insert(keys::unique(org, kind, value), id.as_bytes())?;
+        }
         for (attr, value) in &new.terms {
             st.insert(keys::term(org, kind, attr, value, id), &[] as &[u8])?;
         }
@@ -305,7 +311,9 @@ impl Store {
                 };
                 let rec: ResourceRecord = decode(&k, &v)?;
                 or_refuse!(check(&rec).map_err(WriteRefused::Rejected));
-                st.remove(keys::unique(&o, kind, &rec.index.unique))?;
+                for value in rec.index.unique_values() {
+                    st.remove(keys::unique(&o, kind, &value))?;
+                }
                 for (attr, value) in &rec.index.terms {
                     st.remove(keys::term(&o, kind, attr, value, &i))?;
                 }
@@ -371,6 +379,9 @@ impl Store {
             )?);
             let members =
                 Self::apply_members(st, &org, &id, &mut rec.member_count, &change, current)?;
+            if kind == ResourceKind::User {
+                Self::follow_display(st, &org, &old, &rec)?;
+            }
             st.insert(k, encode(&rec)?)?;
             let updated = ResourceUpdate {
                 before: Some(old),

@@ -112,6 +112,28 @@ impl Staged<'_> {
         Ok(self.get(key)?.is_some())
     }
 
+    /// The keys under `prefix` as this write sees them (the tree with the group's and this
+    /// write's changes), in key order. Costs the group's staged changes besides the range
+    /// read: for rare writes (a user's rename), not for every one.
+    pub fn keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
+        let mut keys = std::collections::BTreeSet::new();
+        for k in self.tree.scan_prefix(prefix).keys() {
+            keys.insert(k?.to_vec());
+        }
+        for layer in [&self.own, &self.own_loose, self.group, self.group_loose] {
+            for k in layer.keys().filter(|k| k.starts_with(prefix)) {
+                keys.insert(k.clone());
+            }
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            if self.get(&k)?.is_some() {
+                out.push(k);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn insert(
         &mut self,
         key: impl Into<Vec<u8>>,

@@ -557,6 +557,7 @@ impl Worker {
                 store::cursor(seq)
             ),
             changes: Vec::new(),
+            ignored: Vec::new(),
         });
     }
 

@@ -17,6 +17,7 @@ fn event(org: &str, n: usize) -> ActivityEvent {
         latency_us: 10,
         summary: format!("event {n}"),
         changes: vec![],
+        ignored: vec![],
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Trace {
     subject: Option<String>,
     summary: Option<String>,
     changes: Vec<Change>,
+    /// Attributes sent that no schema declares.
+    ignored: Vec<String>,
 }
 
 /// A request after warp has taken it apart.
@@ -133,6 +135,9 @@ fn record(
         (Some(e), _) if e.status == 403 => format!("403: {}", e.detail),
         (Some(e), _) if e.status >= 500 => format!("{}: server error", e.status),
         (Some(e), _) => format!("rejected: {}", e.detail),
+        (None, Some(s)) if !trace.ignored.is_empty() => {
+            format!("{s}; ignored: {}", trace.ignored.join(", "))
+        }
         (None, Some(s)) => s,
         (None, None) => format!("{} {}", req.method, req.path),
     };
@@ -156,6 +161,7 @@ fn record(
         latency_us: started.elapsed().as_micros() as u64,
         summary: clip(summary, 500),
         changes: trace.changes,
+        ignored: trace.ignored,
     });
 }
 

@@ -112,6 +112,9 @@ pub async fn collection(
             .create_resource(org, kind, &body, trace.request())
             .await?;
         describe_write(kind, "created", &out, trace);
+        if trace.recording {
+            trace.ignored = dir.ignored_in_body(&org.id, kind, &body);
+        }
         let rendered = dir.render(&org.id, kind, &out.after, &projection(req)?)?;
         let location = dir.location(&org.id, kind, &out.after.id);
         let reply = http::with_header(http::json(201, &rendered), header::LOCATION, &location);
@@ -193,7 +196,7 @@ pub async fn one(
 ) -> Result<Reply, ApiError> {
     let dir = &state.dir;
     let m = &req.method;
-    let mut projection = projection(req)?;
+    let projection = projection(req)?;
     // Read it first: a GET answers from it, and a failed write is still attributed to it.
     let current = dir.get_resource(&org.id, kind, id);
     if let Ok(rec) = &current {
@@ -216,6 +219,9 @@ pub async fn one(
             .replace_resource(org, kind, id, &body, if_match(req)?, trace.request())
             .await?;
         describe_write(kind, "replaced", &out, trace);
+        if trace.recording {
+            trace.ignored = dir.ignored_in_body(&org.id, kind, &body);
+        }
         out.after
     } else if m == Method::PATCH {
         let body = read_json(state, req, body).await?;
@@ -224,10 +230,17 @@ pub async fn one(
             .patch_resource(org, kind, id, &ops, if_match(req)?, trace.request())
             .await?;
         describe_write(kind, "updated", &out, trace);
-        // A group's PATCH reply leaves members out unless asked for, so a membership change
-        // costs the same whatever the group's size.
+        if trace.recording {
+            trace.ignored = dir.ignored_in_patch(&org.id, kind, &ops);
+        }
+        // A group's PATCH answers 204 (RFC 7644 §3.5.2 allows the whole resource or nothing;
+        // the whole resource would cost the group's size) unless `attributes` asks for some.
         if kind == ResourceKind::Group && projection.attributes.is_empty() {
-            projection.excluded.push("members".into());
+            return Ok(http::with_header(
+                http::empty(204),
+                header::ETAG,
+                &out.after.etag(),
+            ));
         }
         out.after
     } else if m == Method::DELETE {
