@@ -870,3 +870,46 @@ fn deleting_an_organization_under_live_traffic_leaves_a_clean_store() {
     );
     assert!(s.dir.get_org("acme").is_err());
 }
+
+/// A client that writes its whole oversized body before reading (as most HTTP stacks do) gets
+/// the 413 with a SCIM body, not a broken pipe; chunked bodies too.
+#[test]
+fn an_oversized_body_is_read_to_its_end_and_answered_413() {
+    use std::io::{Read, Write};
+    let s = TestServer::start();
+    let t = s.tenant("acme", &["acme.com"]);
+    let big = vec![b' '; 10 << 20];
+    for chunked in [false, true] {
+        let mut head = format!(
+            "POST /scim/v2/acme/Users HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/scim+json\r\nAuthorization: Bearer {}\r\n",
+            t.secret
+        );
+        let mut bytes = Vec::new();
+        if chunked {
+            head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+            bytes.extend_from_slice(head.as_bytes());
+            for part in big.chunks(64 << 10) {
+                bytes.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+                bytes.extend_from_slice(part);
+                bytes.extend_from_slice(b"\r\n");
+            }
+            bytes.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            head.push_str(&format!("Content-Length: {}\r\n\r\n", big.len()));
+            bytes.extend_from_slice(head.as_bytes());
+            bytes.extend_from_slice(&big);
+        }
+        let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        stream
+            .write_all(&bytes)
+            .unwrap_or_else(|e| panic!("chunked {chunked}: the body could not be sent: {e}"));
+        let mut buf = Vec::new();
+        stream.read_to_end(&mut buf).unwrap();
+        let r = parse_response(&buf);
+        let e = r.assert_error(413, None);
+        assert!(e["detail"].as_str().unwrap().contains("larger than"), "{e}");
+    }
+}

@@ -83,7 +83,13 @@ pub fn single_header<'h>(
     first.to_str().map(Some).map_err(|_| BadHeader)
 }
 
-/// Reads a request body of at most `limit` bytes (413 beyond), whatever its framing.
+/// Most bytes of an oversized body read and thrown away before the 413 is sent, so that a
+/// client that writes its whole body before reading the reply gets the reply instead of a
+/// broken pipe. A declared body larger than this is answered at once.
+pub const DRAIN_LIMIT: u64 = 64 << 20;
+
+/// Reads a request body of at most `limit` bytes (413 beyond), whatever its framing. An
+/// oversized body up to [`DRAIN_LIMIT`] is read to its end (and dropped) before the error.
 pub async fn read_body<S, B>(
     headers: &HeaderMap,
     mut stream: S,
@@ -96,12 +102,17 @@ where
     let too_large = || {
         ApiError::new(
             413,
-            format!("the request body is larger than {limit} bytes"),
+            format!("the request body is larger than the server's limit of {limit} bytes"),
         )
     };
-    if let Ok(Some(len)) = single_header(headers, &header::CONTENT_LENGTH)
-        && len.trim().parse::<u64>().is_ok_and(|n| n > limit as u64)
-    {
+    let declared = match single_header(headers, &header::CONTENT_LENGTH) {
+        Ok(Some(len)) => len.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
+            drain(&mut stream, 0).await;
+        }
         return Err(too_large());
     }
     let mut body = Vec::new();
@@ -112,6 +123,8 @@ where
             ))
         })?;
         if body.len() + chunk.remaining() > limit {
+            let seen = (body.len() + chunk.remaining()) as u64;
+            drain(&mut stream, seen).await;
             return Err(too_large());
         }
         while chunk.has_remaining() {
@@ -122,6 +135,20 @@ where
         }
     }
     Ok(body)
+}
+
+/// Reads and drops the rest of a body, up to [`DRAIN_LIMIT`] bytes in all.
+async fn drain<S, B>(stream: &mut S, mut seen: u64)
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    while seen <= DRAIN_LIMIT {
+        match stream.next().await {
+            Some(Ok(chunk)) => seen += chunk.remaining() as u64,
+            _ => return,
+        }
+    }
 }
 
 /// Parses a JSON body: invalid UTF-8, malformed JSON and empty bodies are 400 invalidSyntax.
