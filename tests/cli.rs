@@ -474,3 +474,40 @@ fn webhook_commands_show_the_secret_once_and_refuse_bad_receivers() {
     let check = env.ok(&["check"]);
     assert!(check.contains("consistent"), "{check}");
 }
+
+#[test]
+fn org_guide_prints_the_steps_with_the_organization_filled_in() {
+    let env = Env::new();
+    env.ok(&["org", "create", "acme", "--name", "Acme Corp"]);
+    let entra = env.ok(&["org", "guide", "acme", "--idp", "entra"]);
+    assert!(entra.starts_with("Connect Microsoft Entra ID to Acme Corp (acme)"));
+    assert!(
+        entra.contains(
+            "Tenant URL:         https://scim.example.test/scim/v2/acme?aadOptscim062020"
+        )
+    );
+    // What is missing is said: SCIM off, no domains.
+    assert!(entra.contains("SCIM is OFF: turn it on with scimdesk org scim acme on"));
+    assert!(entra.contains("domains: none yet"));
+    env.ok(&["domain", "add", "acme", "acme.com"]);
+    env.ok(&["org", "scim", "acme", "on"]);
+    let okta = env.ok(&["org", "guide", "acme", "--idp", "okta"]);
+    assert!(okta.contains("SCIM is on; domains: acme.com."));
+    assert!(
+        okta.contains(
+            "SCIM connector base URL:             https://scim.example.test/scim/v2/acme"
+        )
+    );
+    assert!(okta.contains("Push Groups"));
+    let generic = env.ok(&["org", "guide", "acme"]);
+    assert!(generic.starts_with("Connect any SCIM 2.0 client"));
+    let out = env.run(&["org", "guide", "acme", "--idp", "ping"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("okta, entra, onelogin, jumpcloud, google, generic"),
+        "{err}"
+    );
+    let out = env.run(&["org", "guide", "nope", "--idp", "okta"]);
+    assert_eq!(out.status.code(), Some(1));
+}

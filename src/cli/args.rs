@@ -260,6 +260,13 @@ pub enum OrgCommand {
     Scim { id: String, state: OnOff },
     /// Print the SCIM base URL to enter in the IdP.
     Url { id: String },
+    /// Print the steps to connect an IdP to the organization, with its URL filled in.
+    Guide {
+        id: String,
+        /// okta, entra, onelogin, jumpcloud, google or generic.
+        #[arg(long, default_value = "generic")]
+        idp: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

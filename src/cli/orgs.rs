@@ -105,6 +105,31 @@ pub async fn org(ops: &dyn Control, cmd: OrgCommand, json: bool) -> Result<(), F
                 }
             }
         }
+        OrgCommand::Guide { id, idp } => {
+            use crate::control::guides::{self, GuideIdp};
+            let Some(which) = GuideIdp::parse(&idp) else {
+                return Err(Failure::usage(format!(
+                    "unknown IdP {idp:?}: use one of {}",
+                    GuideIdp::ALL.map(GuideIdp::name).join(", ")
+                )));
+            };
+            let detail = ops.org(&id).await?;
+            let text = guides::render(
+                which,
+                &guides::GuideFacts {
+                    org: &detail.org.id,
+                    org_name: &detail.org.name,
+                    base_url: &detail.scim_base_url,
+                    domains: &detail.org.domains,
+                    scim_enabled: detail.org.scim_enabled,
+                },
+            );
+            if json {
+                print_json(&json!({"id": detail.org.id, "idp": which.name(), "guide": text}));
+            } else {
+                print!("{text}");
+            }
+        }
         OrgCommand::Url { id } => {
             let detail = ops.org(&id).await?;
             if json {

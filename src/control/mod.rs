@@ -4,6 +4,7 @@
 //! running server. Values here are plain, serializable views: no secret digests, no store
 //! types.
 
+pub mod guides;
 mod local;
 
 use std::sync::Arc;
