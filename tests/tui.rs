@@ -479,6 +479,60 @@ async fn rejected_requests_warn_on_the_organization_screen() {
     );
 }
 
+/// The organization screen says how sync is going (the last request and its IdP, requests and
+/// errors over a day, counts, attributes sent that no schema declares) and `g` opens the setup
+/// guide for each IdP with the organization's URL filled in.
+#[tokio::test]
+async fn sync_health_and_the_connect_an_idp_guide() {
+    let mut f = fixture().await;
+    with_orgs(&mut f).await;
+    for (status, ignored) in [
+        (
+            201,
+            vec!["urn:ietf:params:scim:schemas:extension:acme:2.0:User:badge".to_string()],
+        ),
+        (400, vec![]),
+    ] {
+        let mut e = (*event("acme", status, "created user alice@acme.com", 0)).clone();
+        e.id = scimdesk::directory::rules::new_resource_id();
+        e.ignored = ignored;
+        f.dir.activity().record(e);
+    }
+    f.dir.activity().close();
+    press(&mut f.app, "<Enter>").await;
+    let text = render(&mut f.app, 100, 30).await;
+    assert!(text.contains("last request 2m ago from Entra ID"), "{text}");
+    assert!(text.contains("24h: 2 requests, 1 error"), "{text}");
+    assert!(
+        text.contains("Sent but not declared (7 days): urn:ietf:params:scim:schemas:extension:acme:2.0:User:badge ×1"),
+        "{text}"
+    );
+    snapshot!("org_sync_health", text);
+    press(&mut f.app, "g").await;
+    assert_eq!(f.app.screen(), Screen::Guide);
+    let text = render(&mut f.app, 100, 30).await;
+    assert!(text.contains("Connect Okta to"), "{text}");
+    assert!(
+        text.contains("SCIM connector base URL:             https://scim.example.com/scim/v2/acme"),
+        "{text}"
+    );
+    snapshot!("guide_okta", text);
+    press(&mut f.app, "<Tab>").await;
+    let text = render(&mut f.app, 100, 30).await;
+    assert!(
+        text.contains("https://scim.example.com/scim/v2/acme?aadOptscim062020"),
+        "{text}"
+    );
+    snapshot!("guide_entra", text);
+    press(&mut f.app, "c").await;
+    assert_eq!(
+        f.app.clipboard.as_deref(),
+        Some("https://scim.example.com/scim/v2/acme")
+    );
+    press(&mut f.app, "<Esc>").await;
+    assert_eq!(f.app.screen(), Screen::Org);
+}
+
 #[tokio::test]
 async fn help_and_quitting() {
     let mut f = fixture().await;

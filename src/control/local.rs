@@ -144,11 +144,16 @@ impl Control for Local {
             })
             .map(|v| v.len())
             .unwrap_or(0);
+        let users = self.dir.count_resources(id, ResourceKind::User)?;
         Ok(OrgDetail {
             scim_base_url: self.dir.scim_base_url(id),
             org,
             keys,
             rejected_last_hour,
+            health: self.dir.activity().health(id),
+            users,
+            active_users: users.saturating_sub(self.dir.count_inactive_users(id)?),
+            groups: self.dir.count_resources(id, ResourceKind::Group)?,
         })
     }
 

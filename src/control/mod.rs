@@ -286,6 +286,16 @@ pub struct OrgDetail {
     pub keys: Vec<KeyInfo>,
     /// IdP requests answered with a client error in the last hour.
     pub rejected_last_hour: usize,
+    /// Requests, errors, the last IdP and unmapped attributes.
+    #[serde(default)]
+    pub health: directory::SyncHealth,
+    #[serde(default)]
+    pub users: usize,
+    /// Users whose `active` is not false.
+    #[serde(default)]
+    pub active_users: usize,
+    #[serde(default)]
+    pub groups: usize,
 }
 
 /// A declared extension schema as operators see it.

@@ -152,6 +152,8 @@ pub struct ActivityLog {
     writer: Mutex<Option<JoinHandle<()>>>,
     store: Store,
     enabled: bool,
+    /// Each followed organization's sync health.
+    stats: super::org_stats::OrgStats,
 }
 
 impl ActivityLog {
@@ -175,6 +177,7 @@ impl ActivityLog {
             writer: Mutex::new(Some(writer)),
             store,
             enabled: true,
+            stats: Default::default(),
         })
     }
 
@@ -189,6 +192,7 @@ impl ActivityLog {
             writer: Mutex::new(None),
             store,
             enabled: false,
+            stats: Default::default(),
         }
     }
 
@@ -207,6 +211,7 @@ impl ActivityLog {
                 tracing::warn!(dropped = n, "activity backlog full: records dropped");
             }
         }
+        self.stats.note(&event);
         // No subscribers is not an error.
         let _ = self.live.send(Arc::new(event));
     }
@@ -230,6 +235,18 @@ impl ActivityLog {
     /// Stored events, newest first.
     pub fn query(&self, q: &ActivityQuery) -> Result<Vec<ActivityEvent>, StoreError> {
         query(&self.store, q)
+    }
+
+    /// How `org`'s sync is going (see [`super::org_stats`]).
+    pub fn health(&self, org: &str) -> super::org_stats::SyncHealth {
+        self.stats.health(org, crate::store::now(), |q| {
+            self.query(q).unwrap_or_default()
+        })
+    }
+
+    /// Forgets a deleted organization's figures.
+    pub fn forget_org(&self, org: &str) {
+        self.stats.forget(org);
     }
 
     /// Stops the writer after it has stored everything recorded before this call.

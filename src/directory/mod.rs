@@ -8,6 +8,7 @@ mod app;
 mod credentials;
 mod error;
 pub mod feed;
+mod org_stats;
 mod orgs;
 mod query;
 pub mod resources;
@@ -27,6 +28,7 @@ pub use crate::store::{
 pub use app::{FeedBounds, IssuedAppKey};
 pub use credentials::IssuedKey;
 pub use error::{AuthFailure, Error, Result};
+pub use org_stats::{SyncHealth, Unmapped};
 pub use query::Page;
 pub use resources::WriteOutcome;
 pub use schemas::SchemaDeclared;
@@ -51,6 +53,8 @@ pub struct Directory {
     webhook_epoch: Arc<std::sync::atomic::AtomicU64>,
     /// Declared extension schemas and each organization's schemas.
     schemas: Arc<schemas::SchemaCache>,
+    /// Each organization's count of deactivated users, and when it was counted.
+    inactive: Arc<std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, usize)>>>,
 }
 
 impl Directory {
@@ -68,6 +72,7 @@ impl Directory {
         Ok(Directory {
             store,
             schemas,
+            inactive: Arc::default(),
             config: Arc::new(config),
             activity: Arc::new(activity),
             sealing: Arc::default(),

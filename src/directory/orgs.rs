@@ -105,6 +105,7 @@ impl Directory {
             return Err(unknown_org(id));
         }
         self.schemas_changed()?;
+        self.activity.forget_org(id);
         Ok(())
     }
 

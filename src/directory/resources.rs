@@ -667,6 +667,41 @@ impl Directory {
         Ok(self.store.count_resources(org, kind)?)
     }
 
+    /// Users whose `active` is false. Counting reads every user, so a count is reused for
+    /// half a minute (the organization screen asks on every refresh).
+    pub fn count_inactive_users(&self, org: &str) -> Result<usize> {
+        const FRESH: std::time::Duration = std::time::Duration::from_secs(30);
+        if let Some((at, n)) = self
+            .inactive
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(org)
+            && at.elapsed() < FRESH
+        {
+            return Ok(*n);
+        }
+        let mut n = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page =
+                self.store
+                    .resources_after(org, ResourceKind::User, after.as_deref(), 1000)?;
+            n += page
+                .iter()
+                .filter(|r| r.attrs.get("active") == Some(&Value::Bool(false)))
+                .count();
+            match page.last() {
+                Some(last) if page.len() == 1000 => after = Some(last.id.clone()),
+                _ => break,
+            }
+        }
+        self.inactive
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(org.to_string(), (std::time::Instant::now(), n));
+        Ok(n)
+    }
+
     /// A page of a group's member ids.
     pub fn members_page(
         &self,

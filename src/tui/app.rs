@@ -27,6 +27,8 @@ pub struct App {
     pub detail: Option<DetailView>,
     pub activity: ActivityView,
     pub webhooks: WebhooksView,
+    /// The "Connect an IdP" guide: which IdP, and how far it is scrolled.
+    pub guide: (crate::control::guides::GuideIdp, usize),
     pub quit: bool,
     /// Text to put on the clipboard with OSC 52 at the next draw.
     pub clipboard: Option<String>,
@@ -64,6 +66,7 @@ impl App {
                 recent: VecDeque::new(),
             },
             webhooks: WebhooksView::default(),
+            guide: (crate::control::guides::GuideIdp::Okta, 0),
             quit: false,
             clipboard: None,
             page_size: 15,
@@ -169,6 +172,22 @@ impl App {
         while self.activity.recent.front().is_some_and(|(t, _)| *t < from) {
             self.activity.recent.pop_front();
         }
+    }
+
+    /// The guide the "Connect an IdP" screen shows, for the organization open.
+    pub fn guide_text(&self) -> Option<String> {
+        use crate::control::guides::{GuideFacts, render};
+        let v = self.org.as_ref()?;
+        Some(render(
+            self.guide.0,
+            &GuideFacts {
+                org: &v.org.id,
+                org_name: &v.org.name,
+                base_url: &v.url,
+                domains: &v.org.domains,
+                scim_enabled: v.org.scim_enabled,
+            },
+        ))
     }
 
     /// Whether live activity changes what is on screen beyond the counts (the activity feed
@@ -444,6 +463,12 @@ impl App {
                     self.load_directory().await;
                 }
             }
+            Action::Guide => {
+                if self.org.is_some() {
+                    self.guide.1 = 0;
+                    self.push(Screen::Guide);
+                }
+            }
             Action::Copy => {
                 if let Some(v) = &self.org {
                     self.clipboard = Some(v.url.clone());
@@ -484,6 +509,12 @@ impl App {
 
     async fn switch_pane(&mut self) {
         match self.screen() {
+            Screen::Guide => {
+                use crate::control::guides::GuideIdp;
+                let all = GuideIdp::ALL;
+                let at = all.iter().position(|i| *i == self.guide.0).unwrap_or(0);
+                self.guide = (all[(at + 1) % all.len()], 0);
+            }
             Screen::Org => {
                 if let Some(v) = self.org.as_mut() {
                     v.pane = v.pane.next();
@@ -647,6 +678,10 @@ impl App {
                 self.activity.selected = step(self.activity.selected, len);
             }
             Screen::ActivityDetail => {}
+            Screen::Guide => {
+                let lines = self.guide_text().map_or(0, |t| t.lines().count());
+                self.guide.1 = step(self.guide.1, lines);
+            }
             Screen::Webhooks => {
                 let before = self.webhooks.selected;
                 self.webhooks.selected = step(before, self.webhooks.list.len());

@@ -43,6 +43,7 @@ pub enum Action {
     SendTest,
     Replay,
     RotateSecret,
+    Guide,
     // Inside dialogs.
     Type(char),
     Backspace,
@@ -242,6 +243,10 @@ const ORG: &[Binding] = &[
         bind(&[(ch('c'), Action::Copy)], "c", "copy"),
         "copy the URL",
     ),
+    help_only(about(
+        bind(&[(ch('g'), Action::Guide)], "g", "connect"),
+        "connect an IdP: its setup guide",
+    )),
     help_only(bind(&[(ch('r'), Action::RenameOrg)], "r", "rename")),
     bind(&[(ch('?'), Action::Help)], "?", "help"),
 ];
@@ -367,6 +372,30 @@ const WEBHOOKS: &[Binding] = &[
 
 const ACTIVITY_DETAIL: &[Binding] = &[bind(&[(key(KeyCode::Esc), Action::Back)], "Esc", "back")];
 
+const GUIDE: &[Binding] = &[
+    bind(
+        &[
+            (key(KeyCode::Tab), Action::SwitchPane),
+            (key(KeyCode::Right), Action::SwitchPane),
+        ],
+        "Tab",
+        "next IdP",
+    ),
+    bind(
+        &[
+            (key(KeyCode::Up), Action::Up),
+            (key(KeyCode::Down), Action::Down),
+        ],
+        "↑↓",
+        "scroll",
+    ),
+    about(
+        bind(&[(ch('c'), Action::Copy)], "c", "copy"),
+        "copy the URL",
+    ),
+    bind(&[(key(KeyCode::Esc), Action::Back)], "Esc", "back"),
+];
+
 const SECRET: &[Binding] = &[
     bind(&[(ch('c'), Action::Copy)], "c", "copy secret"),
     bind(
@@ -420,6 +449,7 @@ pub fn screen_table(screen: Screen) -> &'static [Binding] {
         Screen::Detail => DETAIL,
         Screen::Activity => ACTIVITY,
         Screen::ActivityDetail => ACTIVITY_DETAIL,
+        Screen::Guide => GUIDE,
         Screen::Webhooks => WEBHOOKS,
     }
 }
@@ -428,6 +458,7 @@ pub fn screen_table(screen: Screen) -> &'static [Binding] {
 pub const SCREENS: &[(&str, Screen)] = &[
     ("Organizations", Screen::Orgs),
     ("Organization", Screen::Org),
+    ("Connect an IdP", Screen::Guide),
     ("Directory", Screen::Directory),
     ("Group detail", Screen::Detail),
     ("Activity", Screen::Activity),

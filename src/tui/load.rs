@@ -58,6 +58,10 @@ impl App {
             org: detail.org,
             keys: detail.keys,
             rejected_last_hour: detail.rejected_last_hour,
+            health: detail.health,
+            users: detail.users,
+            active_users: detail.active_users,
+            groups: detail.groups,
             pane,
         });
     }

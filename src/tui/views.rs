@@ -25,6 +25,8 @@ pub enum Screen {
     Activity,
     ActivityDetail,
     Webhooks,
+    /// "Connect an IdP": the setup guide for the organization open.
+    Guide,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,11 @@ pub struct OrgView {
     pub url: String,
     pub keys: Vec<KeyInfo>,
     pub rejected_last_hour: usize,
+    /// Requests, errors, the last IdP and unmapped attributes.
+    pub health: crate::directory::SyncHealth,
+    pub users: usize,
+    pub active_users: usize,
+    pub groups: usize,
     pub pane: OrgPane,
     pub domain_sel: usize,
     pub key_sel: usize,

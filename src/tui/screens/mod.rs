@@ -81,6 +81,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> usize {
         Screen::Activity => activity::draw(frame, app, body),
         Screen::ActivityDetail => activity::draw_detail(frame, app, body),
         Screen::Webhooks => webhooks::draw(frame, app, body),
+        Screen::Guide => org::draw_guide(frame, app, body),
     };
     if let Some((text, is_error)) = &app.status {
         let style = if *is_error {

@@ -1,4 +1,5 @@
-//! One organization: SCIM switch, base URL, warnings, domains and keys.
+//! One organization: SCIM switch, base URL, sync health, warnings, domains and keys; and the
+//! "Connect an IdP" guide.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -7,6 +8,86 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{ACCENT, BAD, GOOD, WARN, ago, bold, fit, selected_style};
+
+const DIM: ratatui::style::Color = ratatui::style::Color::DarkGray;
+
+/// "last request 2m ago from Okta · 24h: 1204 requests, 3 errors".
+fn health_line(v: &OrgView) -> Line<'static> {
+    let h = &v.health;
+    let now = crate::store::now();
+    let last = match (h.last_request, &h.last_idp) {
+        (Some(t), Some(idp)) => format!("last request {} from {}", ago(t, now), idp_name(idp)),
+        (Some(t), None) => format!("last request {}", ago(t, now)),
+        _ => "no request from an IdP yet".to_string(),
+    };
+    let errors = Span::styled(
+        format!(
+            "{} error{}",
+            h.errors_24h,
+            if h.errors_24h == 1 { "" } else { "s" }
+        ),
+        if h.errors_24h > 0 {
+            Style::default().fg(BAD)
+        } else {
+            Style::default()
+        },
+    );
+    Line::from(vec![
+        Span::raw(format!("{last} · 24h: {} requests, ", h.requests_24h)),
+        errors,
+    ])
+}
+
+fn idp_name(idp: &crate::activity::Idp) -> String {
+    use crate::activity::Idp;
+    match idp {
+        Idp::Okta => "Okta".into(),
+        Idp::Entra => "Entra ID".into(),
+        Idp::OneLogin => "OneLogin".into(),
+        Idp::JumpCloud => "JumpCloud".into(),
+        Idp::Google => "Google".into(),
+        Idp::Ping => "Ping".into(),
+        Idp::Other(ua) if ua.is_empty() => "an unknown client".into(),
+        Idp::Other(ua) => fit(ua, 30),
+    }
+}
+
+/// "Connect an IdP": a tab per IdP, the guide with this organization filled in.
+pub fn draw_guide(frame: &mut Frame, app: &App, area: Rect) -> usize {
+    use crate::control::guides::GuideIdp;
+    let Some(text) = app.guide_text() else {
+        frame.render_widget(Paragraph::new("no organization selected"), area);
+        return 0;
+    };
+    let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    let mut spans = vec![Span::raw(" ")];
+    for idp in GuideIdp::ALL {
+        let style = if idp == app.guide.0 {
+            bold()
+                .fg(ACCENT)
+                .add_modifier(ratatui::style::Modifier::REVERSED)
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(format!(" {} ", idp.label()), style));
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
+    let lines: Vec<Line> = text
+        .lines()
+        .skip(app.guide.1)
+        .map(|l| Line::from(l.to_string()))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!(" Connect {} ", app.guide.0.label())),
+        ),
+        body,
+    );
+    body.height.saturating_sub(2) as usize
+}
 use crate::tui::app::{App, OrgPane, OrgView};
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> usize {
@@ -16,7 +97,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> usize {
     };
     let warnings = v.warnings();
     let [head, warn_area, panes] = Layout::vertical([
-        Constraint::Length(4),
+        Constraint::Length(5 + u16::from(!v.health.unmapped.is_empty())),
         Constraint::Length(warnings.len() as u16 + if warnings.is_empty() { 0 } else { 2 }),
         Constraint::Min(3),
     ])
@@ -31,12 +112,42 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> usize {
             Span::styled(v.org.name.clone(), bold()),
             Span::raw(format!("  ({})  ", v.org.id)),
             scim,
+            Span::raw(format!(
+                "  · {} users ({} active), {} groups",
+                v.users, v.active_users, v.groups
+            )),
         ]),
         Line::from(vec![
             Span::raw("SCIM base URL: "),
             Span::styled(v.url.clone(), Style::default().fg(ACCENT)),
+            Span::styled("   g: connect an IdP", Style::default().fg(DIM)),
         ]),
+        health_line(v),
     ];
+    let mut head_text = head_text;
+    if !v.health.unmapped.is_empty() {
+        let names: Vec<String> = v
+            .health
+            .unmapped
+            .iter()
+            .take(4)
+            .map(|u| format!("{} ×{}", u.name, u.count))
+            .collect();
+        let more = v.health.unmapped.len().saturating_sub(4);
+        head_text.push(Line::from(vec![
+            Span::styled(
+                "Sent but not declared (7 days): ",
+                Style::default().fg(WARN),
+            ),
+            Span::raw(names.join(", ")),
+            Span::raw(if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }),
+            Span::styled("  (scimdesk schema add)", Style::default().fg(DIM)),
+        ]));
+    }
     frame.render_widget(
         Paragraph::new(head_text).wrap(Wrap { trim: false }).block(
             Block::default()
