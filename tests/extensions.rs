@@ -208,6 +208,19 @@ fn entra_custom_attributes_round_trip() {
         "{created}"
     );
 
+    // The organization says what IdPs send that nobody declared.
+    let shown = ok(inst.run(&["org", "show", "acme"]));
+    assert!(
+        shown.contains(&format!(
+            "not declared:   {ENTRA}:badge (1 requests in 7 days"
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("directory:      1 users (1 active), 0 groups"),
+        "{shown}"
+    );
+
     // Removing the whole extension by its URN path.
     let r = c.patch(
         &format!("/Users/{id}"),

@@ -14,8 +14,9 @@ use super::wire::{Call, Hello, Line};
 use crate::activity::{ActivityEvent, ActivityQuery};
 use crate::control::{
     ActivityFeed, AddedWebhook, AppKeyInfo, Control, Error, ErrorKind, EventBatch, EventQuery,
-    FeedItem, FeedSummary, IssuedAppKey, IssuedKey, KeyInfo, NewWebhook, OrgDetail, OrgSummary,
-    ReplayFrom, ResourceDetail, ResourceRow, Result, SchemaInfo, WebhookDetail, WebhookInfo,
+    FeedItem, FeedSummary, IssuedAppKey, IssuedKey, KeyInfo, NewWebhook, OrgDetail, OrgHealth,
+    OrgSummary, ReplayFrom, ResourceDetail, ResourceRow, Result, SchemaInfo, WebhookDetail,
+    WebhookInfo,
 };
 use crate::directory::{Attempt, CheckReport, Organization};
 use crate::scim::schema::ResourceKind;
@@ -387,6 +388,9 @@ impl Control for Remote {
             force,
         })
         .await
+    }
+    async fn org_health(&self, id: &str) -> Result<OrgHealth> {
+        self.call(Call::OrgHealth { id: id.into() }).await
     }
     async fn export_page(
         &self,

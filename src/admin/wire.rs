@@ -98,6 +98,9 @@ pub enum Call {
         org: Option<String>,
         force: bool,
     },
+    OrgHealth {
+        id: String,
+    },
     ExportPage {
         org: String,
         kind: ResourceKind,
@@ -212,6 +215,7 @@ pub async fn answer(ops: &dyn Control, call: Call) -> control::Result<Value> {
         C::RemoveSchema { urn, org, force } => {
             to(ops.remove_schema(&urn, org.as_deref(), force).await)
         }
+        C::OrgHealth { id } => to(ops.org_health(&id).await),
         C::ExportPage {
             org,
             kind,

@@ -24,6 +24,39 @@ fn print_org(org: &Organization, url: &str) {
     println!("updated:        {}", display_time(org.updated));
 }
 
+/// The directory's size and how the organization's sync is going.
+fn print_health(d: &crate::control::OrgHealth) {
+    let h = &d.sync;
+    println!(
+        "directory:      {} users ({} active), {} groups",
+        d.users, d.active_users, d.groups
+    );
+    match (h.last_request, &h.last_idp) {
+        (Some(t), Some(idp)) => println!(
+            "last request:   {} ({})",
+            display_time(t),
+            serde_json::to_value(idp)
+                .ok()
+                .and_then(|v| v["kind"].as_str().map(str::to_string))
+                .unwrap_or_default()
+        ),
+        (Some(t), None) => println!("last request:   {}", display_time(t)),
+        _ => println!("last request:   never"),
+    }
+    println!(
+        "last 24 hours:  {} requests, {} errors",
+        h.requests_24h, h.errors_24h
+    );
+    for u in &h.unmapped {
+        println!(
+            "not declared:   {} ({} requests in 7 days, last {}; declare it with scimdesk schema add)",
+            u.name,
+            u.count,
+            display_time(u.last_seen)
+        );
+    }
+}
+
 pub async fn org(ops: &dyn Control, cmd: OrgCommand, json: bool) -> Result<(), Failure> {
     match cmd {
         OrgCommand::Create { id, name } => {
@@ -61,10 +94,17 @@ pub async fn org(ops: &dyn Control, cmd: OrgCommand, json: bool) -> Result<(), F
         }
         OrgCommand::Show { id } => {
             let detail = ops.org(&id).await?;
+            let health = ops.org_health(&id).await?;
             if json {
-                print_json(&org_json(&detail.org, &detail.scim_base_url));
+                let mut v = org_json(&detail.org, &detail.scim_base_url);
+                v["users"] = json!(health.users);
+                v["active_users"] = json!(health.active_users);
+                v["groups"] = json!(health.groups);
+                v["sync"] = serde_json::to_value(&health.sync).unwrap_or_default();
+                print_json(&v);
             } else {
                 print_org(&detail.org, &detail.scim_base_url);
+                print_health(&health);
             }
         }
         OrgCommand::Rename { id, name } => {

@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 use super::{
     ActivityFeed, AddedWebhook, AppKeyInfo, Control, Error, ErrorKind, EventBatch, EventQuery,
     FeedItem, FeedSummary, IssuedAppKey, IssuedKey, KeyInfo, MEMBER_PAGE, NewWebhook, OrgDetail,
-    OrgSummary, ReplayFrom, ResourceDetail, ResourceRow, Result, SchemaInfo, StreamInfo,
+    OrgHealth, OrgSummary, ReplayFrom, ResourceDetail, ResourceRow, Result, SchemaInfo, StreamInfo,
     WebhookDetail, WebhookInfo, search_filter,
 };
 use crate::activity::{ActivityEvent, ActivityQuery, Outcome};
@@ -144,13 +144,19 @@ impl Control for Local {
             })
             .map(|v| v.len())
             .unwrap_or(0);
-        let users = self.dir.count_resources(id, ResourceKind::User)?;
         Ok(OrgDetail {
             scim_base_url: self.dir.scim_base_url(id),
             org,
             keys,
             rejected_last_hour,
-            health: self.dir.activity().health(id),
+        })
+    }
+
+    async fn org_health(&self, id: &str) -> Result<OrgHealth> {
+        self.dir.get_org(id)?;
+        let users = self.dir.count_resources(id, ResourceKind::User)?;
+        Ok(OrgHealth {
+            sync: self.dir.activity().health(id).await,
             users,
             active_users: users.saturating_sub(self.dir.count_inactive_users(id)?),
             groups: self.dir.count_resources(id, ResourceKind::Group)?,

@@ -286,15 +286,16 @@ pub struct OrgDetail {
     pub keys: Vec<KeyInfo>,
     /// IdP requests answered with a client error in the last hour.
     pub rejected_last_hour: usize,
+}
+
+/// How an organization's sync is going, and the size of its directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrgHealth {
     /// Requests, errors, the last IdP and unmapped attributes.
-    #[serde(default)]
-    pub health: directory::SyncHealth,
-    #[serde(default)]
+    pub sync: directory::SyncHealth,
     pub users: usize,
     /// Users whose `active` is not false.
-    #[serde(default)]
     pub active_users: usize,
-    #[serde(default)]
     pub groups: usize,
 }
 
@@ -406,6 +407,9 @@ pub trait Control: Send + Sync {
 
     async fn list_orgs(&self) -> Result<Vec<OrgSummary>>;
     async fn org(&self, id: &str) -> Result<OrgDetail>;
+    /// How its sync is going. The first time for an organization (in a process) this waits
+    /// for the activity records of the last moment to be stored, up to a second or two.
+    async fn org_health(&self, id: &str) -> Result<OrgHealth>;
     async fn create_org(&self, id: &str, name: &str) -> Result<Organization>;
     async fn rename_org(&self, id: &str, name: &str) -> Result<Organization>;
     async fn delete_org(&self, id: &str) -> Result<()>;

@@ -141,6 +141,11 @@ struct Counters {
     stored: AtomicU64,
     /// Records dropped because the writer fell too far behind.
     dropped: AtomicU64,
+    /// Rounds of the writer's loop (each stores what was recorded before it began).
+    rounds: AtomicU64,
+    /// Whether this process has recorded anything (read before it is written: no contended
+    /// write on the request path).
+    recorded: std::sync::atomic::AtomicBool,
 }
 
 pub struct ActivityLog {
@@ -211,6 +216,9 @@ impl ActivityLog {
                 tracing::warn!(dropped = n, "activity backlog full: records dropped");
             }
         }
+        if !self.counts.recorded.load(Ordering::Relaxed) {
+            self.counts.recorded.store(true, Ordering::Relaxed);
+        }
         self.stats.note(&event);
         // No subscribers is not an error.
         let _ = self.live.send(Arc::new(event));
@@ -237,11 +245,30 @@ impl ActivityLog {
         query(&self.store, q)
     }
 
-    /// How `org`'s sync is going (see [`super::org_stats`]).
-    pub fn health(&self, org: &str) -> super::org_stats::SyncHealth {
-        self.stats.health(org, crate::store::now(), |q| {
-            self.query(q).unwrap_or_default()
-        })
+    /// How `org`'s sync is going (see [`super::org_stats`]). The first time for an
+    /// organization, its stored records are read after the writer has stored what was
+    /// recorded before (up to a second).
+    pub async fn health(&self, org: &str) -> super::org_stats::SyncHealth {
+        let now = crate::store::now();
+        if let Some(h) = self.stats.get(org, now) {
+            return h;
+        }
+        let q = self.stats.follow(org, now);
+        // Records this process made may still be on their way to the store: wait for the
+        // writer to store them (a process that recorded nothing reads at once).
+        if self.counts.recorded.load(Ordering::Relaxed)
+            && self.writer.lock().is_ok_and(|w| w.is_some())
+        {
+            let start = self.counts.rounds.load(Ordering::Relaxed);
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while self.counts.rounds.load(Ordering::Relaxed) < start + 2
+                && Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        let stored = self.query(&q).unwrap_or_default();
+        self.stats.fill(org, &stored, now)
     }
 
     /// Forgets a deleted organization's figures.
@@ -376,6 +403,7 @@ fn write_loop(
                 "activity records stored"
             );
         }
+        totals.rounds.fetch_add(1, Ordering::Relaxed);
         if stopping {
             break;
         }

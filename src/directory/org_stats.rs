@@ -7,7 +7,7 @@
 //! still on their way to the store at that moment can be missed, so the figures are a health
 //! indicator, not an audit.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -49,6 +49,8 @@ pub struct SyncHealth {
 
 #[derive(Default)]
 struct Stats {
+    /// While the stored records are being read: the ids counted as they were recorded.
+    filling: Option<HashSet<String>>,
     /// Hour number -> (requests, errors).
     hours: BTreeMap<i64, (u64, u64)>,
     last: Option<(OffsetDateTime, Idp)>,
@@ -131,36 +133,47 @@ impl OrgStats {
         }
         let mut orgs = self.orgs.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = orgs.get_mut(&e.org) {
+            if let Some(seen) = &mut s.filling {
+                seen.insert(e.id.clone());
+            }
             s.note(e);
         }
     }
 
-    /// `org`'s health; the first time, read from `stored` (its records of the last 7 days).
-    pub fn health(
-        &self,
-        org: &str,
-        now: OffsetDateTime,
-        stored: impl FnOnce(&ActivityQuery) -> Vec<ActivityEvent>,
-    ) -> SyncHealth {
-        {
-            let mut orgs = self.orgs.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(s) = orgs.get_mut(org) {
-                return s.health(now);
-            }
-        }
-        // Read without holding the lock (recording goes on meanwhile).
-        let records = stored(&ActivityQuery {
+    /// `org`'s health if it is followed and filled.
+    pub fn get(&self, org: &str, now: OffsetDateTime) -> Option<SyncHealth> {
+        let mut orgs = self.orgs.lock().unwrap_or_else(|p| p.into_inner());
+        orgs.get_mut(org)
+            .filter(|s| s.filling.is_none())
+            .map(|s| s.health(now))
+    }
+
+    /// Starts counting `org`'s requests as they are recorded; [`OrgStats::fill`] then adds
+    /// the stored ones. Returns the query that reads them.
+    pub fn follow(&self, org: &str, now: OffsetDateTime) -> ActivityQuery {
+        let mut orgs = self.orgs.lock().unwrap_or_else(|p| p.into_inner());
+        orgs.entry(org.to_string()).or_insert_with(|| Stats {
+            filling: Some(HashSet::new()),
+            ..Stats::default()
+        });
+        self.any.store(true, Ordering::Relaxed);
+        ActivityQuery {
             org: Some(org.to_string()),
             since: Some(now - time::Duration::days(DAYS)),
             ..Default::default()
-        });
-        let mut fresh = Stats::default();
-        for e in &records {
-            fresh.note(e);
         }
+    }
+
+    /// Adds the stored records of a followed organization (those counted as they were
+    /// recorded are not counted twice) and returns its health.
+    pub fn fill(&self, org: &str, stored: &[ActivityEvent], now: OffsetDateTime) -> SyncHealth {
         let mut orgs = self.orgs.lock().unwrap_or_else(|p| p.into_inner());
-        let s = orgs.entry(org.to_string()).or_insert(fresh);
-        self.any.store(true, Ordering::Relaxed);
+        let s = orgs.entry(org.to_string()).or_default();
+        if let Some(seen) = s.filling.take() {
+            for e in stored.iter().filter(|e| !seen.contains(&e.id)) {
+                s.note(e);
+            }
+        }
         s.health(now)
     }
 
@@ -179,7 +192,7 @@ mod tests {
 
     fn event(org: &str, at: OffsetDateTime, status: u16, ignored: &[&str]) -> ActivityEvent {
         ActivityEvent {
-            id: "x".into(),
+            id: format!("{at}{status}"),
             time: at,
             org: org.into(),
             key_id: None,
@@ -201,19 +214,27 @@ mod tests {
     fn counts_the_last_day_and_unmapped_attributes_of_the_last_week() {
         let now = crate::store::now();
         let stats = OrgStats::default();
+        // Recorded while the stored records are read: counted once.
+        let q = stats.follow("acme", now);
+        let racing = event(
+            "acme",
+            now - time::Duration::hours(2),
+            400,
+            &["badge", "urn:x:y"],
+        );
+        stats.note(&racing);
         let stored = [
             event("acme", now - time::Duration::hours(30), 201, &["badge"]),
-            event(
-                "acme",
-                now - time::Duration::hours(2),
-                400,
-                &["badge", "urn:x:y"],
-            ),
+            racing.clone(),
             event("acme", now - time::Duration::days(8), 201, &["old"]),
         ];
-        let h = stats.health("acme", now, |q| {
-            stored.iter().filter(|e| q.matches(e)).cloned().collect()
-        });
+        assert!(stats.get("acme", now).is_none(), "not filled yet");
+        let read: Vec<ActivityEvent> = stored
+            .iter()
+            .filter(|e| q.matches(e) && q.since.is_none_or(|t| e.time >= t))
+            .cloned()
+            .collect();
+        let h = stats.fill("acme", &read, now);
         assert_eq!((h.requests_24h, h.errors_24h), (1, 1));
         assert_eq!(h.unmapped.len(), 2);
         assert_eq!(
@@ -223,7 +244,7 @@ mod tests {
         // Followed from now on: new records count without reading the store again.
         stats.note(&event("acme", now, 201, &["urn:x:y"]));
         stats.note(&event("other", now, 500, &[]));
-        let h = stats.health("acme", now, |_| panic!("read once"));
+        let h = stats.get("acme", now).unwrap();
         assert_eq!((h.requests_24h, h.errors_24h), (2, 1));
         assert_eq!(h.last_request, Some(now));
         assert_eq!(h.last_idp, Some(Idp::Okta));

@@ -38,6 +38,7 @@ impl App {
             }
         };
         let feed = self.ops.feed_summary(id).await.ok();
+        let health = self.ops.org_health(id).await.unwrap_or_default();
         let all_app_keys = self.ops.list_app_keys().await.unwrap_or_default();
         let global_app_keys = all_app_keys
             .iter()
@@ -58,10 +59,10 @@ impl App {
             org: detail.org,
             keys: detail.keys,
             rejected_last_hour: detail.rejected_last_hour,
-            health: detail.health,
-            users: detail.users,
-            active_users: detail.active_users,
-            groups: detail.groups,
+            health: health.sync,
+            users: health.users,
+            active_users: health.active_users,
+            groups: health.groups,
             pane,
         });
     }
