@@ -27,6 +27,7 @@ pub struct App {
     pub detail: Option<DetailView>,
     pub activity: ActivityView,
     pub webhooks: WebhooksView,
+    pub schemas: SchemasView,
     /// The "Connect an IdP" guide: which IdP, and how far it is scrolled.
     pub guide: (crate::control::guides::GuideIdp, usize),
     pub quit: bool,
@@ -67,6 +68,7 @@ impl App {
             },
             webhooks: WebhooksView::default(),
             guide: (crate::control::guides::GuideIdp::Okta, 0),
+            schemas: SchemasView::default(),
             quit: false,
             clipboard: None,
             page_size: 15,
@@ -230,6 +232,7 @@ impl App {
             }
             Screen::Directory => self.load_directory().await,
             Screen::Webhooks => self.load_webhooks().await,
+            Screen::Schemas => self.load_schemas().await,
             _ => {}
         }
     }
@@ -260,6 +263,34 @@ impl App {
                 self.activity.org = None;
                 self.activity.selected = 0;
                 self.stack = vec![Screen::Orgs, Screen::Activity];
+            }
+            Action::GoSchemas => {
+                self.stack = vec![Screen::Orgs, Screen::Schemas];
+                self.status = None;
+                self.load_schemas().await;
+            }
+            Action::Add if self.screen() == Screen::Schemas => self.open_input(
+                InputPurpose::AddSchema,
+                "Declare an extension schema (an RFC 7643 schema file)",
+                vec![
+                    ("path to the schema's JSON file", String::new()),
+                    ("organization (empty: every organization)", String::new()),
+                ],
+            ),
+            Action::Remove if self.screen() == Screen::Schemas => {
+                if let Some(s) = self.schemas.list.get(self.schemas.selected).cloned() {
+                    self.confirm(
+                        ConfirmPurpose::RemoveSchema {
+                            urn: s.urn.clone(),
+                            org: s.org.clone(),
+                        },
+                        format!(
+                            "Remove {} ({})? IdPs can no longer send its attributes. Refused while stored users carry its values (scimdesk schema remove --force removes it anyway). Press Enter to remove, Esc to keep.",
+                            s.urn,
+                            s.org.as_deref().map_or("every organization".to_string(), |o| format!("organization {o}"))
+                        ),
+                    );
+                }
             }
             Action::GoWebhooks => {
                 self.stack = vec![Screen::Orgs, Screen::Webhooks];
@@ -681,6 +712,9 @@ impl App {
             Screen::Guide => {
                 let lines = self.guide_text().map_or(0, |t| t.lines().count());
                 self.guide.1 = step(self.guide.1, lines);
+            }
+            Screen::Schemas => {
+                self.schemas.selected = step(self.schemas.selected, self.schemas.list.len());
             }
             Screen::Webhooks => {
                 let before = self.webhooks.selected;

@@ -14,6 +14,8 @@ pub enum InputPurpose {
     IssueAppKey(String),
     Search,
     AddWebhook,
+    /// Declare a schema from a file, for an organization or every one.
+    AddSchema,
     /// Replay an endpoint from a cursor or a time.
     ReplayWebhook(String),
 }
@@ -35,6 +37,10 @@ pub enum ConfirmPurpose {
         key_id: String,
     },
     RemoveWebhook(String),
+    RemoveSchema {
+        urn: String,
+        org: Option<String>,
+    },
     RotateWebhookSecret(String),
 }
 
@@ -250,6 +256,27 @@ impl App {
                     Err(e) => self.input_error(e.message),
                 }
             }
+            InputPurpose::AddSchema => {
+                let path = value(0);
+                let org = Some(value(1)).filter(|v| !v.is_empty());
+                let text = match std::fs::read_to_string(&path) {
+                    Ok(t) => t,
+                    Err(e) => return self.input_error(format!("cannot read {path}: {e}")),
+                };
+                match self.ops.declare_schema(&text, org.as_deref(), None).await {
+                    Ok(s) => {
+                        self.dialog = None;
+                        self.say(format!(
+                            "{} {} with {} attributes (saved)",
+                            if s.replaced { "replaced" } else { "declared" },
+                            s.urn,
+                            s.attributes.len()
+                        ));
+                        self.load_schemas().await;
+                    }
+                    Err(e) => self.input_error(e.message),
+                }
+            }
             InputPurpose::AddWebhook => {
                 let optional = |i: usize| Some(value(i)).filter(|v| !v.is_empty());
                 let new = crate::control::NewWebhook {
@@ -351,6 +378,14 @@ impl App {
                     Err(e) => self.fail(e.message),
                 }
                 self.load_org(&org).await;
+            }
+            ConfirmPurpose::RemoveSchema { urn, org } => {
+                self.dialog = None;
+                match self.ops.remove_schema(&urn, org.as_deref(), false).await {
+                    Ok(s) => self.say(format!("removed {} (saved)", s.urn)),
+                    Err(e) => self.fail(e.message),
+                }
+                self.load_schemas().await;
             }
             ConfirmPurpose::RemoveWebhook(id) => {
                 self.dialog = None;

@@ -38,6 +38,7 @@ pub enum Action {
     ToggleErrors,
     Refresh,
     GoWebhooks,
+    GoSchemas,
     ToggleEnabled,
     RetryNow,
     SendTest,
@@ -151,9 +152,10 @@ pub const GLOBAL: &[Binding] = &[
             (ch('1'), Action::GoOrgs),
             (ch('2'), Action::GoActivity),
             (ch('3'), Action::GoWebhooks),
+            (ch('4'), Action::GoSchemas),
         ],
-        "1 / 2 / 3",
-        "organizations / activity of all organizations / webhooks",
+        "1 / 2 / 3 / 4",
+        "organizations / activity of all organizations / webhooks / schemas",
     ),
     bind(
         &[
@@ -370,6 +372,22 @@ const WEBHOOKS: &[Binding] = &[
     bind(&[(key(KeyCode::Esc), Action::Back)], "Esc", "back"),
 ];
 
+const SCHEMAS: &[Binding] = &[
+    about(
+        bind(&[(ch('a'), Action::Add)], "a", "add"),
+        "declare a schema from a file",
+    ),
+    bind(
+        &[
+            (ch('x'), Action::Remove),
+            (key(KeyCode::Delete), Action::Remove),
+        ],
+        "x",
+        "remove",
+    ),
+    bind(&[(key(KeyCode::Esc), Action::Back)], "Esc", "back"),
+];
+
 const ACTIVITY_DETAIL: &[Binding] = &[bind(&[(key(KeyCode::Esc), Action::Back)], "Esc", "back")];
 
 const GUIDE: &[Binding] = &[
@@ -450,6 +468,7 @@ pub fn screen_table(screen: Screen) -> &'static [Binding] {
         Screen::Activity => ACTIVITY,
         Screen::ActivityDetail => ACTIVITY_DETAIL,
         Screen::Guide => GUIDE,
+        Screen::Schemas => SCHEMAS,
         Screen::Webhooks => WEBHOOKS,
     }
 }
@@ -463,6 +482,7 @@ pub const SCREENS: &[(&str, Screen)] = &[
     ("Group detail", Screen::Detail),
     ("Activity", Screen::Activity),
     ("Webhooks", Screen::Webhooks),
+    ("Schemas", Screen::Schemas),
 ];
 
 /// The table in force: the open dialog's, else the screen's.

@@ -67,6 +67,17 @@ impl App {
         });
     }
 
+    /// Reads the declared schemas.
+    pub(super) async fn load_schemas(&mut self) {
+        match self.ops.list_schemas().await {
+            Ok(list) => {
+                self.schemas.selected = self.schemas.selected.min(list.len().saturating_sub(1));
+                self.schemas.list = list;
+            }
+            Err(e) => self.fail(e.message),
+        }
+    }
+
     /// Reads the endpoints and the selected one's streams and attempts.
     pub(super) async fn load_webhooks(&mut self) {
         match self.ops.list_webhooks().await {

@@ -27,6 +27,15 @@ pub enum Screen {
     Webhooks,
     /// "Connect an IdP": the setup guide for the organization open.
     Guide,
+    /// Declared extension schemas.
+    Schemas,
+}
+
+/// The schemas screen: every declared extension schema.
+#[derive(Debug, Clone, Default)]
+pub struct SchemasView {
+    pub list: Vec<crate::control::SchemaInfo>,
+    pub selected: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@ pub mod dialogs;
 pub mod directory;
 pub mod org;
 pub mod orgs;
+pub mod schemas;
 pub mod webhooks;
 
 use ratatui::Frame;
@@ -82,6 +83,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> usize {
         Screen::ActivityDetail => activity::draw_detail(frame, app, body),
         Screen::Webhooks => webhooks::draw(frame, app, body),
         Screen::Guide => org::draw_guide(frame, app, body),
+        Screen::Schemas => schemas::draw(frame, app, body),
     };
     if let Some((text, is_error)) = &app.status {
         let style = if *is_error {
@@ -113,13 +115,20 @@ fn draw_top(frame: &mut Frame, app: &App, area: Rect) {
     };
     let on_activity = matches!(app.screen(), Screen::Activity | Screen::ActivityDetail);
     let on_webhooks = app.screen() == Screen::Webhooks;
+    let on_schemas = app.screen() == Screen::Schemas;
     let mut spans = vec![
         Span::styled(" scimdesk ", bold().fg(ACCENT)),
-        tab("1", "Organizations", !on_activity && !on_webhooks),
+        tab(
+            "1",
+            "Organizations",
+            !on_activity && !on_webhooks && !on_schemas,
+        ),
         Span::raw(" "),
         tab("2", "Activity", on_activity),
         Span::raw(" "),
         tab("3", "Webhooks", on_webhooks),
+        Span::raw(" "),
+        tab("4", "Schemas", on_schemas),
         Span::raw("  "),
     ];
     let live = if app.activity.paused {
