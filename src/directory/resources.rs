@@ -387,13 +387,6 @@ impl Directory {
         Ok(projection.apply(&schemas, kind, full))
     }
 
-    /// The attributes of a create or replace body that no schema of the organization declares.
-    pub fn ignored_in_body(&self, org: &str, kind: ResourceKind, body: &Value) -> Vec<String> {
-        let mut ignored = Vec::new();
-        let _ = resource::normalize_noting(&self.schemas(org), kind, body, &mut ignored);
-        ignored
-    }
-
     /// The attributes PATCH operations name that no schema of the organization declares.
     pub fn ignored_in_patch(&self, org: &str, kind: ResourceKind, ops: &[PatchOp]) -> Vec<String> {
         patch::unknown_paths(&self.schemas(org), kind, ops)
@@ -407,7 +400,21 @@ impl Directory {
         body: &Value,
         request: Option<&str>,
     ) -> Result<WriteOutcome> {
-        let attrs = resource::normalize(&self.schemas(&org.id), kind, body)?;
+        self.create_resource_noting(org, kind, body, request, &mut Vec::new())
+            .await
+    }
+
+    /// [`Directory::create_resource`], adding to `ignored` the attributes of the body that no
+    /// schema of the organization declares.
+    pub async fn create_resource_noting(
+        &self,
+        org: &Organization,
+        kind: ResourceKind,
+        body: &Value,
+        request: Option<&str>,
+        ignored: &mut Vec<String>,
+    ) -> Result<WriteOutcome> {
+        let attrs = resource::normalize_noting(&self.schemas(&org.id), kind, body, ignored)?;
         let members = match kind {
             ResourceKind::Group => resource::member_values(body)?,
             ResourceKind::User => {
@@ -460,8 +467,25 @@ impl Directory {
         if_match: Option<&str>,
         request: Option<&str>,
     ) -> Result<WriteOutcome> {
+        self.replace_resource_noting(org, kind, id, body, if_match, request, &mut Vec::new())
+            .await
+    }
+
+    /// [`Directory::replace_resource`], adding to `ignored` the attributes of the body that no
+    /// schema of the organization declares.
+    #[allow(clippy::too_many_arguments)] // the replace's own arguments and where to note
+    pub async fn replace_resource_noting(
+        &self,
+        org: &Organization,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        request: Option<&str>,
+        ignored: &mut Vec<String>,
+    ) -> Result<WriteOutcome> {
         rules::check_same_id(body, id)?;
-        let attrs = resource::normalize(&self.schemas(&org.id), kind, body)?;
+        let attrs = resource::normalize_noting(&self.schemas(&org.id), kind, body, ignored)?;
         let mut change = MemberChange::default();
         if kind == ResourceKind::Group
             && body

@@ -108,13 +108,12 @@ pub async fn collection(
     } else if req.method == Method::POST {
         let body = read_json(state, req, body).await?;
         trace.subject = describe::subject_from_body(kind, &body);
+        let mut ignored = Vec::new();
         let out = dir
-            .create_resource(org, kind, &body, trace.request())
+            .create_resource_noting(org, kind, &body, trace.request(), &mut ignored)
             .await?;
         describe_write(kind, "created", &out, trace);
-        if trace.recording {
-            trace.ignored = dir.ignored_in_body(&org.id, kind, &body);
-        }
+        trace.ignored = ignored;
         let rendered = dir.render(&org.id, kind, &out.after, &projection(req)?)?;
         let location = dir.location(&org.id, kind, &out.after.id);
         let reply = http::with_header(http::json(201, &rendered), header::LOCATION, &location);
@@ -215,13 +214,20 @@ pub async fn one(
         rec
     } else if m == Method::PUT {
         let body = read_json(state, req, body).await?;
+        let mut ignored = Vec::new();
         let out = dir
-            .replace_resource(org, kind, id, &body, if_match(req)?, trace.request())
+            .replace_resource_noting(
+                org,
+                kind,
+                id,
+                &body,
+                if_match(req)?,
+                trace.request(),
+                &mut ignored,
+            )
             .await?;
         describe_write(kind, "replaced", &out, trace);
-        if trace.recording {
-            trace.ignored = dir.ignored_in_body(&org.id, kind, &body);
-        }
+        trace.ignored = ignored;
         out.after
     } else if m == Method::PATCH {
         let body = read_json(state, req, body).await?;
