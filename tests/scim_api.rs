@@ -913,3 +913,38 @@ fn an_oversized_body_is_read_to_its_end_and_answered_413() {
         assert!(e["detail"].as_str().unwrap().contains("larger than"), "{e}");
     }
 }
+
+/// A URL longer than hyper accepts (a filter of 4,000 clauses) gets a SCIM error body, not an
+/// empty 414; the same filter sent in the body of `.search` is a readable 400 invalidFilter.
+#[test]
+fn an_over_long_url_gets_a_scim_error_body() {
+    let s = TestServer::start();
+    let t = s.tenant("acme", &["acme.com"]);
+    let c = s.client(&t);
+    create_user(&c, "u3999@acme.com");
+    let filter: Vec<String> = (0..4000)
+        .map(|i| format!("userName eq \"u{i}@acme.com\""))
+        .collect();
+    let filter = filter.join(" or ");
+    let encoded = filter.replace(' ', "%20").replace('"', "%22");
+    let r = c.get(&format!("/Users?filter={encoded}"));
+    let e = r.assert_error(414, None);
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 65534 bytes"),
+        "{e}"
+    );
+    // The connection is closed after it, and the server serves the next one.
+    assert_eq!(c.get("/Users?count=0").status, 200);
+    let r = c.post(
+        "/Users/.search",
+        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": filter}),
+    );
+    let e = r.assert_error(400, Some("invalidFilter"));
+    assert!(e["detail"].as_str().unwrap().contains("longer than"), "{e}");
+    // A filter within the limit, in the URL, works.
+    let r = c.get("/Users?filter=userName%20eq%20%22u3999@acme.com%22");
+    assert_eq!(r.json()["totalResults"], 1);
+}

@@ -1,6 +1,7 @@
 //! The SCIM HTTP server: binding, the warp filter around [`routes`], graceful shutdown and
 //! logging setup. Errors become HTTP replies here and nowhere below.
 
+mod conn;
 pub mod error;
 pub mod http;
 pub mod routes;
@@ -80,11 +81,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(filter(dir.clone()))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    conn::serve(filter(dir.clone()), listener, shutdown).await;
     if let Err(e) = dir.durable().await {
         tracing::error!(error = %e, "final flush failed");
     }
