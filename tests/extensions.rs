@@ -40,7 +40,7 @@ impl Drop for Serving {
     }
 }
 
-fn setup() -> (Installation, Serving, Client) {
+fn setup() -> (Installation, Serving, Client, std::net::SocketAddr) {
     let inst = Installation::new("127.0.0.1:0");
     for args in [
         &["org", "create", "acme", "--name", "Acme"][..],
@@ -51,13 +51,18 @@ fn setup() -> (Installation, Serving, Client) {
     }
     let key: Value =
         serde_json::from_str(&ok(inst.run(&["--json", "key", "issue", "acme"]))).unwrap();
-    let (child, addr) = inst.serve();
+    let (child, addr, api) = inst.serve_with_api();
     let c = Client {
         addr,
         base: "/scim/v2/acme".into(),
         auth: Some(format!("Bearer {}", key["secret"].as_str().unwrap())),
     };
-    (inst, Serving(Some(child)), c)
+    (
+        inst,
+        Serving(Some(child)),
+        c,
+        api.expect("the application API listens"),
+    )
 }
 
 fn stop(serving: Serving) {
@@ -66,7 +71,7 @@ fn stop(serving: Serving) {
 
 #[test]
 fn entra_custom_attributes_round_trip() {
-    let (inst, child, c) = setup();
+    let (inst, child, c, api) = setup();
     // Declared through the running server.
     let said = ok(inst.run(&["schema", "add", &asset("entra-custom-user.json")]));
     assert!(said.starts_with(&format!("declared {ENTRA}")), "{said}");
@@ -184,6 +189,20 @@ fn entra_custom_attributes_round_trip() {
     let last: Value = serde_json::from_str(events.lines().last().unwrap()).unwrap();
     assert_eq!(last["data"][ENTRA]["costCenter"], "44", "{last}");
 
+    // So does the read API.
+    let app: Value = serde_json::from_str(&ok(
+        inst.run(&["--json", "app-key", "issue", "--name", "reader"])
+    ))
+    .unwrap();
+    let reader = Client {
+        addr: api,
+        base: "/api/v1/organizations/acme".into(),
+        auth: Some(format!("Bearer {}", app["secret"].as_str().unwrap())),
+    };
+    let read = reader.get(&format!("/users/{id}"));
+    assert_eq!(read.status, 200, "{}", String::from_utf8_lossy(&read.body));
+    assert_eq!(read.json()[ENTRA]["costCenter"], "44");
+
     // The activity record names what was ignored.
     // (Records are stored in the background within half a second.)
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -241,7 +260,7 @@ fn entra_custom_attributes_round_trip() {
 
 #[test]
 fn okta_puts_custom_attributes_and_schemas_are_removed_with_care() {
-    let (inst, child, c) = setup();
+    let (inst, child, c, _) = setup();
     // For one organization only.
     let said = ok(inst.run(&[
         "schema",
