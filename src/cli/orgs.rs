@@ -32,14 +32,9 @@ fn print_health(d: &crate::control::OrgHealth) {
         d.users, d.active_users, d.groups
     );
     match (h.last_request, &h.last_idp) {
-        (Some(t), Some(idp)) => println!(
-            "last request:   {} ({})",
-            display_time(t),
-            serde_json::to_value(idp)
-                .ok()
-                .and_then(|v| v["kind"].as_str().map(str::to_string))
-                .unwrap_or_default()
-        ),
+        (Some(t), Some(idp)) => {
+            println!("last request:   {} from {}", display_time(t), idp.label())
+        }
         (Some(t), None) => println!("last request:   {}", display_time(t)),
         _ => println!("last request:   never"),
     }

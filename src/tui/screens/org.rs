@@ -16,7 +16,7 @@ fn health_line(v: &OrgView) -> Line<'static> {
     let h = &v.health;
     let now = crate::store::now();
     let last = match (h.last_request, &h.last_idp) {
-        (Some(t), Some(idp)) => format!("last request {} from {}", ago(t, now), idp_name(idp)),
+        (Some(t), Some(idp)) => format!("last request {} from {}", ago(t, now), idp.label()),
         (Some(t), None) => format!("last request {}", ago(t, now)),
         _ => "no request from an IdP yet".to_string(),
     };
@@ -36,20 +36,6 @@ fn health_line(v: &OrgView) -> Line<'static> {
         Span::raw(format!("{last} · 24h: {} requests, ", h.requests_24h)),
         errors,
     ])
-}
-
-fn idp_name(idp: &crate::activity::Idp) -> String {
-    use crate::activity::Idp;
-    match idp {
-        Idp::Okta => "Okta".into(),
-        Idp::Entra => "Entra ID".into(),
-        Idp::OneLogin => "OneLogin".into(),
-        Idp::JumpCloud => "JumpCloud".into(),
-        Idp::Google => "Google".into(),
-        Idp::Ping => "Ping".into(),
-        Idp::Other(ua) if ua.is_empty() => "an unknown client".into(),
-        Idp::Other(ua) => fit(ua, 30),
-    }
 }
 
 /// "Connect an IdP": a tab per IdP, the guide with this organization filled in.
