@@ -8,6 +8,8 @@ mod app;
 mod credentials;
 mod error;
 pub mod feed;
+mod index;
+mod member_ops;
 mod org_stats;
 mod orgs;
 mod query;

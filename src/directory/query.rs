@@ -70,19 +70,17 @@ impl Directory {
                 let mut ids = BTreeSet::new();
                 // A declared unique attribute (`urn:…:badge eq "42"`) is indexed.
                 let schemas = self.schemas(org);
-                let declared = super::resources::unique_extension_attrs(&schemas, kind)
-                    .into_iter()
-                    .find(|(term, _)| {
-                        p.sub.is_none()
-                            && schema::resolve(&schemas, kind, p.urn.as_deref(), &p.attr)
-                                .is_some_and(|(c, a)| {
-                                    matches!(c, schema::Container::Extension(u)
-                                        if *term == format!("{u}:{}", a.name))
-                                })
-                    });
+                let declared = match schema::resolve(&schemas, kind, p.urn.as_deref(), &p.attr) {
+                    Some((schema::Container::Extension(urn), def))
+                        if p.sub.is_none() && super::index::is_indexed(def) =>
+                    {
+                        Some((super::index::term_name(urn, def), def))
+                    }
+                    _ => None,
+                };
                 if let Some((term, def)) = declared {
                     for form in forms {
-                        if let Some(v) = super::resources::term_value(def, &Value::String(form)) {
+                        if let Some(v) = super::index::term_value(def, &Value::String(form)) {
                             ids.extend(self.store.lookup(org, kind, &term, &v)?);
                         }
                     }

@@ -1,15 +1,17 @@
 //! Users and Groups of one organization: the SCIM operations with the provisioning rules
 //! (domains, uniqueness, activation, membership). Every write is durable before it returns.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
 use super::{Directory, Error, IndexEntries, Organization, ResourceRecord, Result, feed, rules};
-use crate::scim::filter::{CompValue, CompareOp, Filter};
+
+use super::index::index_entries;
+use super::member_ops::{MemberOps, member_ids_in_filter};
 use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::resource::{self, Meta, Projection};
-use crate::scim::schema::{self, ResourceKind, Schemas};
+use crate::scim::schema::ResourceKind;
 use crate::store::{self, MemberChange, NewEvent, ResourceUpdate, WriteRefused};
 use crate::util::rfc3339;
 
@@ -21,7 +23,7 @@ pub(super) fn not_found(kind: ResourceKind, id: &str) -> Error {
     Error::NotFound(format!("{} {id} not found", kind.resource_type()))
 }
 
-fn taken(kind: ResourceKind, attrs: &Map<String, Value>) -> Error {
+pub(super) fn taken(kind: ResourceKind, attrs: &Map<String, Value>) -> Error {
     let attribute = kind.name_attr();
     Error::Conflict {
         attribute,
@@ -33,118 +35,8 @@ fn taken(kind: ResourceKind, attrs: &Map<String, Value>) -> Error {
     }
 }
 
-impl Directory {
-    /// Which unique value of `attempted` (for the record `id`, None for a create) another
-    /// record holds: its name, or a declared unique attribute.
-    fn clash(
-        &self,
-        org: &str,
-        kind: ResourceKind,
-        id: Option<&str>,
-        attempted: &Map<String, Value>,
-    ) -> Error {
-        let schemas = self.schemas(org);
-        for (term, def) in unique_extension_attrs(&schemas, kind) {
-            let urn = &term[..term.len() - def.name.len() - 1];
-            let Some(value) = attempted
-                .get(urn)
-                .and_then(|e| e.get(def.name))
-                .and_then(|v| term_value(def, v))
-            else {
-                continue;
-            };
-            let holder = self
-                .store
-                .lookup_unique(org, kind, &IndexEntries::unique_term_value(&term, &value))
-                .ok()
-                .flatten();
-            if holder.is_some_and(|h| Some(h.as_str()) != id) {
-                return Error::Conflict {
-                    attribute: def.name,
-                    value,
-                };
-            }
-        }
-        taken(kind, attempted)
-    }
-}
-
-/// What a record is findable by.
-pub fn index_entries(
-    schemas: &Schemas,
-    kind: ResourceKind,
-    attrs: &Map<String, Value>,
-) -> IndexEntries {
-    let mut terms = Vec::new();
-    let mut unique_terms = Vec::new();
-    // Declared attributes with `uniqueness: server`: findable and unique.
-    for (term, def) in unique_extension_attrs(schemas, kind) {
-        let urn = &term[..term.len() - def.name.len() - 1];
-        if let Some(v) = attrs.get(urn).and_then(|e| e.get(def.name))
-            && let Some(value) = term_value(def, v)
-        {
-            terms.push((term.clone(), value.clone()));
-            unique_terms.push((term, value));
-        }
-    }
-    if let Some(ext) = attrs.get("externalId").and_then(Value::as_str) {
-        terms.push(("externalId".to_string(), ext.to_string()));
-    }
-    if kind == ResourceKind::User {
-        for email in emails(attrs) {
-            let term = ("emails.value".to_string(), email.to_lowercase());
-            if !terms.contains(&term) {
-                terms.push(term);
-            }
-        }
-    }
-    IndexEntries {
-        unique: attrs
-            .get(kind.name_attr())
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_lowercase(),
-        terms,
-        unique_terms,
-    }
-}
-
-/// The declared extension attributes that are indexed (single-valued, not complex, with
-/// `uniqueness: server`), each with its index term name (`urn:…:attr`).
-pub fn unique_extension_attrs(
-    schemas: &Schemas,
-    kind: ResourceKind,
-) -> Vec<(String, &'static schema::Attr)> {
-    schemas
-        .extensions(kind)
-        .iter()
-        .flat_map(|e| e.attrs.iter().map(move |a| (e.urn, a)))
-        .filter(|(_, a)| a.unique && !a.multi && a.ty != schema::Type::Complex)
-        .map(|(urn, a)| (format!("{urn}:{}", a.name), a))
-        .collect()
-}
-
-/// How a value is held in the index: its text, lowercased unless the attribute is caseExact.
-/// None for a value with no text (a list, an object).
-pub fn term_value(def: &schema::Attr, v: &Value) -> Option<String> {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => return None,
-    };
-    if text.contains('\0') {
-        return None;
-    }
-    Some(if def.case_exact {
-        text
-    } else {
-        text.to_lowercase()
-    })
-}
-
 /// The email addresses in `emails[].value`.
-fn emails(attrs: &Map<String, Value>) -> Vec<String> {
+pub(super) fn emails(attrs: &Map<String, Value>) -> Vec<String> {
     attrs
         .get("emails")
         .and_then(Value::as_array)
@@ -218,72 +110,6 @@ fn refused(
         WriteRefused::OrgMissing | WriteRefused::NotFound => not_found(kind, id),
         WriteRefused::Taken(_) => taken(kind, attempted.unwrap_or(&Map::new())),
         WriteRefused::Rejected(e) => e,
-    }
-}
-
-/// Net member change of a sequence of PATCH member operations, applied in order.
-#[derive(Default)]
-struct MemberOps {
-    clear: bool,
-    add: Vec<String>,
-    remove: Vec<String>,
-    add_set: HashSet<String>,
-    remove_set: HashSet<String>,
-}
-
-impl MemberOps {
-    fn add(&mut self, ids: Vec<String>) {
-        for id in ids {
-            if self.remove_set.remove(&id) {
-                self.remove.retain(|r| *r != id);
-            }
-            if self.add_set.insert(id.clone()) {
-                self.add.push(id);
-            }
-        }
-    }
-
-    fn remove(&mut self, ids: Vec<String>) {
-        for id in ids {
-            if self.add_set.remove(&id) {
-                self.add.retain(|a| *a != id);
-            }
-            if self.remove_set.insert(id.clone()) {
-                self.remove.push(id);
-            }
-        }
-    }
-
-    fn clear(&mut self) {
-        *self = MemberOps {
-            clear: true,
-            ..Default::default()
-        };
-    }
-
-    fn into_change(self) -> MemberChange {
-        MemberChange {
-            clear: self.clear,
-            remove: self.remove,
-            add: self.add,
-        }
-    }
-}
-
-/// Member ids named by a filter on `members` that is a disjunction of `value eq`.
-fn member_ids_in_filter(f: &Filter) -> Option<Vec<String>> {
-    match f {
-        Filter::Compare(p, CompareOp::Eq, CompValue::Str(v))
-            if p.attr.eq_ignore_ascii_case("value") && p.sub.is_none() =>
-        {
-            Some(vec![v.clone()])
-        }
-        Filter::Or(a, b) => {
-            let mut ids = member_ids_in_filter(a)?;
-            ids.extend(member_ids_in_filter(b)?);
-            Some(ids)
-        }
-        _ => None,
     }
 }
 

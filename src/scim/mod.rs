@@ -7,5 +7,6 @@ pub mod error;
 pub mod filter;
 pub mod list;
 pub mod patch;
+pub mod projection;
 pub mod resource;
 pub mod schema;

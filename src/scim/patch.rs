@@ -3,6 +3,9 @@
 //! with dotted and URN keys, add/replace on a value path matching nothing creating the element,
 //! remove with a value list removing only those listed, `""` and `null` clearing. Pure: the
 //! caller applies all operations to a copy and keeps it only if every one succeeds.
+//!
+//! One file on purpose: parsing a path, expanding no-path values and applying each op form
+//! share the same resolution rules; tests are in `patch/tests.rs`.
 
 use serde_json::{Map, Value};
 

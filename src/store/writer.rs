@@ -16,6 +16,9 @@
 //! Being the only writer also makes scans safe: a write that must first scan (deleting a user
 //! with its memberships, clearing a group, deleting an organization) runs alone, after the
 //! writes queued before it are applied, with no other write in flight.
+//!
+//! One file on purpose: the staged view, the group loop, the redo intent and its recovery are
+//! one protocol; splitting them would spread its invariants across files.
 
 use std::collections::HashMap;
 use std::sync::Arc;

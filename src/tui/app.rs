@@ -1,6 +1,9 @@
 //! The dashboard's state and its one way to change: keys become [`Action`]s (see `keymap`),
 //! and [`App::update`] applies them, calling the operator's operations. Writes are awaited, so
 //! the screen says "saved" only once they are durable.
+//!
+//! One file on purpose: it is the one place state changes (`update` and what it calls); views,
+//! dialogs, loading and drawing live in their own modules.
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -16,6 +16,9 @@
 //! acknowledged or given up. After a crash, delivery resumes from the saved cursors: nothing is
 //! skipped; what was delivered after the last save is delivered again (receivers dedupe by
 //! `webhook-id`).
+//!
+//! One file on purpose: sweep, lanes, overflow and saved progress share one state machine
+//! whose ordering guarantee holds only taken together.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
